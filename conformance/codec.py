@@ -27,6 +27,7 @@ __all__ = [
     "OutOfRangeError",
     "UnknownDtypeError",
     "decode_audio",
+    "decode_base64",
     "decode_response",
     "encode_audio",
     "encode_response",
@@ -128,13 +129,18 @@ def encode_audio(samples: npt.ArrayLike, dtype: Dtype | None = None) -> str:
     return base64.b64encode(wire.tobytes()).decode("ascii")
 
 
+def decode_base64(audio: str) -> bytes:
+    """The raw bytes of the wire's ``audio`` string, which must be standard padded base64 (AUD-1)."""
+    try:
+        return base64.b64decode(audio.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError) as exc:
+        raise InvalidBase64Error(f"audio is not standard padded base64: {exc}") from None
+
+
 def decode_audio(audio: str, dtype: str) -> npt.NDArray[np.generic]:
     """Decode the wire's base64 string into native-endian samples, checking AUD-1..4."""
     np_dtype = _numpy_dtype(dtype)
-    try:
-        raw = base64.b64decode(audio.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
-        raise InvalidBase64Error(f"audio is not standard padded base64: {exc}") from None
+    raw = decode_base64(audio)
     if len(raw) % np_dtype.itemsize:
         raise MisalignedLengthError(
             f"{len(raw)} bytes is not a multiple of the {np_dtype.itemsize}-byte {dtype} sample"

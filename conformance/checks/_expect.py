@@ -1,0 +1,59 @@
+"""Small assertions that raise ``Failed`` with Expected vs Actual and the exchange."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection
+from typing import Any
+
+import httpx
+
+from conformance.checks._outcome import Failed
+
+__all__ = ["describe", "expect_json_object", "expect_status", "strict_json"]
+
+_BODY_PREVIEW = 300
+
+
+def describe(response: httpx.Response) -> str:
+    """One line a person can read: status, content type and the start of the body."""
+    content_type = response.headers.get("content-type", "no content type")
+    body = response.text[:_BODY_PREVIEW].replace("\n", " ")
+    more = "…" if len(response.text) > _BODY_PREVIEW else ""
+    return f"{response.status_code} ({content_type}) {body}{more}"
+
+
+def expect_status(
+    response: httpx.Response, allowed: Collection[int], what: str = ""
+) -> httpx.Response:
+    if response.status_code not in allowed:
+        codes = " or ".join(str(c) for c in sorted(allowed))
+        raise Failed(f"{codes}{' ' + what if what else ''}", describe(response), response)
+    return response
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def strict_json(text: str) -> Any:
+    """Parse RFC 8259 JSON: Python's json also accepts NaN and Infinity, which is not JSON."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def expect_json_object(response: httpx.Response) -> dict[str, Any]:
+    content_type = response.headers.get("content-type", "")
+    if not content_type.split(";")[0].strip().lower().endswith("json"):
+        raise Failed("Content-Type: application/json", describe(response), response)
+    try:
+        body = strict_json(response.text)
+    except ValueError as exc:
+        raise Failed("a JSON body", f"{exc}: {describe(response)}", response) from None
+    if not isinstance(body, dict):
+        raise Failed("a JSON object", f"a JSON {type(body).__name__}", response)
+    return body
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

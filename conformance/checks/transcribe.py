@@ -1,0 +1,102 @@
+"""SPEC.md §11: POST /v1/transcribe, the self-hosted Whisper server (WHISPER_MODE=remote)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from conformance import judging
+from conformance.checks._expect import expect_json_object, expect_status
+from conformance.checks._outcome import Evidence, Failed, NotApplicable, Unimplemented
+from conformance.checks._registry import check
+from conformance.checks.languages import UNASSIGNED_CODE
+from conformance.references import ReferenceClip, transcription_clips
+
+if TYPE_CHECKING:
+    from conformance.session import Session
+
+MAX_TRANSCRIPTION_CER = 0.20
+_REFUSED = {400, 415, 422}
+
+
+def require_transcribe(s: Session) -> None:
+    """Run TRN-* only against a server that has /v1/transcribe, or say how to point at one."""
+    if s.options.whisper_mode == "openai-api":
+        raise NotApplicable("--whisper-mode openai-api checks /v1/audio/transcriptions (OAI-*)",
+                            "use --whisper-mode remote with --whisper-url")
+    if s.options.whisper_url:
+        return
+    declared = s.capabilities().transcribe
+    if declared is False:
+        raise Unimplemented("capabilities.transcribe is false")
+    if declared is None:
+        raise NotApplicable("no Whisper server given and the provider declares no /v1/transcribe",
+                            "pass --whisper-url URL (or WHISPER_REMOTE_URL), or declare "
+                            "capabilities.transcribe")
+
+
+def _transcribe(s: Session, data: bytes, filename: str = "clip.wav",
+                **fields: Any) -> httpx.Response:
+    return s.send("POST", "/v1/transcribe", target="whisper", retry=True,
+                  files={"audio": (filename, data, "audio/wav")}, data=fields or None)
+
+
+def _first_clip() -> ReferenceClip:
+    return transcription_clips()[0]
+
+
+def _expect_text(response: httpx.Response) -> str:
+    expect_status(response, {200})
+    body = expect_json_object(response)
+    if not isinstance(body.get("text"), str):
+        raise Failed("a JSON object with a string member text", repr(body)[:200], response)
+    return str(body["text"])
+
+
+@check("TRN-1")
+def wav_is_transcribed_to_text(s: Session) -> Evidence:
+    require_transcribe(s)
+    clip = _first_clip()
+    response = s.memo("transcribe:first", lambda: _transcribe(s, clip.data))
+    heard = _expect_text(response)
+    return Evidence({"clip": clip.name, "text": heard}, response)
+
+
+@check("TRN-2")
+def bundled_clips_are_transcribed_accurately(s: Session) -> Evidence:
+    require_transcribe(s)
+    rates = {}
+    for clip in transcription_clips():
+        response = _transcribe(s, clip.data)
+        heard = _expect_text(response)
+        rate = judging.cer(clip.text, heard)
+        rates[clip.name] = round(rate, 3)
+        if rate > MAX_TRANSCRIPTION_CER:
+            raise Failed(f"CER at most {MAX_TRANSCRIPTION_CER:.2f} against {clip.text!r}",
+                         f"CER {rate:.2f}: {heard!r}", response)
+    return Evidence({"cer": rates})
+
+
+@check("TRN-3")
+def language_field_is_accepted(s: Session) -> Evidence:
+    require_transcribe(s)
+    response = _transcribe(s, _first_clip().data, language="en")
+    heard = _expect_text(response)
+    return Evidence({"language": "en", "text": heard}, response)
+
+
+@check("TRN-4")
+def unsupported_language_is_refused(s: Session) -> Evidence:
+    require_transcribe(s)
+    response = _transcribe(s, _first_clip().data, language=UNASSIGNED_CODE)
+    expect_status(response, {400, 422}, f"for language {UNASSIGNED_CODE!r}")
+    return Evidence({"language": UNASSIGNED_CODE}, response)
+
+
+@check("TRN-5")
+def non_audio_is_refused(s: Session) -> Evidence:
+    require_transcribe(s)
+    response = _transcribe(s, b"This is a text file, not audio.\n" * 10, "notes.wav")
+    expect_status(response, _REFUSED, "for a text file")
+    return Evidence({}, response)

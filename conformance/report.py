@@ -1,0 +1,108 @@
+"""Write a conformance run as ``conformance.json`` (the record) and ``conformance.md`` (a summary).
+
+The publishable post with plots comes from ``python -m reports``; this summary is what a provider
+author reads right after a run.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conformance._version import SPEC_VERSION, __version__
+from conformance.record import (
+    VERDICT_ORDER,
+    CaseResult,
+    ConformanceRecord,
+    Provenance,
+    RequestTally,
+    Verdict,
+)
+from conformance.spec import clauses
+
+if TYPE_CHECKING:
+    from conformance._pytest_run import ConformanceRun
+
+__all__ = ["build_record", "render_markdown", "write_reports"]
+
+
+def build_record(run: ConformanceRun, finished_at: datetime) -> ConformanceRecord:
+    order = {c.id: i for i, c in enumerate(clauses())}
+    cases = sorted(run.cases.values(), key=lambda case: order.get(case.id, 0))
+    session = run.session_if_open()
+    summary = {verdict: sum(c.verdict is verdict for c in cases) for verdict in Verdict}
+    failing = {Verdict.FAIL, Verdict.NON_STRICT} if run.options.strict else {Verdict.FAIL}
+    provenance = Provenance(
+        kit_version=__version__,
+        spec_version=SPEC_VERSION,
+        provider_url=run.options.provider_url,
+        whisper_url=run.options.whisper_url,
+        provider_health=session.health_body() if session else None,
+        started_at=run.started_at,
+        finished_at=finished_at,
+        duration_s=round((finished_at - run.started_at).total_seconds(), 3),
+        judges=session.judge_infos() if session else [],
+        options=run.options.redacted(),
+        python=sys.version.split()[0],
+        platform=platform.platform(),
+        pytest=pytest.__version__,
+    )
+    tally = session.tally() if session else RequestTally()
+    tally = tally.model_copy(update={"total": max(tally.total, sum(c.requests for c in cases))})
+    return ConformanceRecord(
+        provenance=provenance,
+        cases=cases,
+        requests=tally,
+        summary=summary,
+        passed=not any(c.verdict in failing and not c.known_failure for c in cases),
+    )
+
+
+def write_reports(record: ConformanceRecord, directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "conformance.json"
+    md_path = directory / "conformance.md"
+    json_path.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(record), encoding="utf-8")
+    return json_path, md_path
+
+
+def render_markdown(record: ConformanceRecord) -> str:
+    p = record.provenance
+    verdict = "PASSED" if record.passed else "FAILED"
+    counts = ", ".join(f"{n} {v.value}" for v, n in record.summary.items() if n)
+    lines = [
+        f"# Conformance: {verdict}",
+        "",
+        f"Provider `{p.provider_url}` against Provider API v{p.spec_version} "
+        f"(voicebox-provider-kit {p.kit_version}), {p.started_at:%Y-%m-%d %H:%M} UTC, "
+        f"{p.duration_s:.1f} s, {record.requests.total} requests.",
+        "",
+        counts + ".",
+        "",
+        "| Verdict | ID | Level | Requirement | Note |",
+        "|---|---|---|---|---|",
+    ]
+    ordered = sorted(record.cases, key=lambda c: VERDICT_ORDER.index(c.verdict))
+    lines += [_row(case) for case in ordered]
+    problems = [c for c in ordered if c.verdict.is_problem]
+    for case in problems:
+        lines += ["", f"## {case.id} — {case.verdict.value}", "", f"> {case.requirement}", ""]
+        if case.expected is not None:
+            lines += [f"- Expected: {case.expected}", f"- Actual: {case.actual}"]
+        if case.curl:
+            lines += ["", "```sh", case.curl, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _row(case: CaseResult) -> str:
+    note = (case.reason or "").replace("|", "\\|").replace("\n", " ")
+    if case.known_failure:
+        note = f"known failure: {case.known_failure}"
+    requirement = case.requirement.replace("|", "\\|")
+    return f"| {case.verdict.value} | {case.id} | {case.level} | {requirement} | {note[:160]} |"
