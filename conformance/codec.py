@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import cast
 
@@ -123,18 +124,30 @@ def encode_audio(samples: npt.ArrayLike, dtype: Dtype | None = None) -> str:
     target = _numpy_dtype(dtype if dtype is not None else str(array.dtype))
     if array.dtype.kind == "f" and target.kind == "i":
         raise ValueError("cast float samples to integers explicitly (scaling is the caller's)")
+    if array.dtype.kind in "iu" and target.kind == "i":
+        _check_fits(array, target)
     wire = array.astype(target, copy=False)
     _check_samples(wire)
     return base64.b64encode(wire.tobytes()).decode("ascii")
 
 
+def _check_fits(array: npt.NDArray[np.generic], target: np.dtype[np.generic]) -> None:
+    """Refuse an integer cast that would wrap around (int32 70000 as int16, say)."""
+    if array.size == 0:
+        return
+    bounds = np.iinfo(target.name)
+    low, high = int(array.min()), int(array.max())
+    if low < bounds.min or high > bounds.max:
+        raise OutOfRangeError(
+            f"samples span [{low}, {high}], beyond the {target.name} range "
+            f"[{bounds.min}, {bounds.max}]"
+        )
+
+
 def decode_audio(audio: str, dtype: str) -> npt.NDArray[np.generic]:
     """Decode the wire's base64 string into native-endian samples, checking AUD-1..4."""
     np_dtype = _numpy_dtype(dtype)
-    try:
-        raw = base64.b64decode(audio.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
-        raise InvalidBase64Error(f"audio is not standard padded base64: {exc}") from None
+    raw = _b64decode(audio)
     if len(raw) % np_dtype.itemsize:
         raise MisalignedLengthError(
             f"{len(raw)} bytes is not a multiple of the {np_dtype.itemsize}-byte {dtype} sample"
@@ -142,6 +155,40 @@ def decode_audio(audio: str, dtype: str) -> npt.NDArray[np.generic]:
     samples = np.frombuffer(raw, dtype=np_dtype).astype(np_dtype.newbyteorder("="))
     _check_samples(samples)
     return cast(npt.NDArray[np.generic], samples)
+
+
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+_HINTS = {
+    "\n": " (line breaks are not allowed)",
+    "\r": " (line breaks are not allowed)",
+    "-": " ('-' and '_' are the URL-safe alphabet; the wire uses '+' and '/')",
+    "_": " ('-' and '_' are the URL-safe alphabet; the wire uses '+' and '/')",
+}
+
+
+def _b64decode(audio: str) -> bytes:
+    """Standard padded base64 (RFC 4648 section 4), canonical, with one message per defect."""
+    stray = _NOT_BASE64.search(audio)
+    if stray is not None:
+        char = stray.group()
+        raise InvalidBase64Error(
+            f"audio holds {char!r} at index {stray.start()}, outside the standard base64 "
+            f"alphabet{_HINTS.get(char, '')}"
+        )
+    if len(audio) % 4:
+        raise InvalidBase64Error(
+            f"audio is {len(audio)} characters, not a multiple of 4: padded base64 comes in "
+            "whole groups of 4 (missing or extra '=')"
+        )
+    try:
+        raw = base64.b64decode(audio, validate=True)
+    except binascii.Error as exc:
+        raise InvalidBase64Error(f"audio has misplaced '=' padding ({exc})") from None
+    if base64.b64encode(raw).decode("ascii") != audio:
+        raise InvalidBase64Error(
+            "audio is not canonical base64: padding beyond the last group, or non-zero unused bits"
+        )
+    return raw
 
 
 def to_float32(samples: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
