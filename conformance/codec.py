@@ -168,27 +168,45 @@ _HINTS = {
 
 def _b64decode(audio: str) -> bytes:
     """Standard padded base64 (RFC 4648 section 4), canonical, with one message per defect."""
-    stray = _NOT_BASE64.search(audio)
-    if stray is not None:
-        char = stray.group()
-        raise InvalidBase64Error(
-            f"audio holds {char!r} at index {stray.start()}, outside the standard base64 "
-            f"alphabet{_HINTS.get(char, '')}"
-        )
-    if len(audio) % 4:
-        raise InvalidBase64Error(
-            f"audio is {len(audio)} characters, not a multiple of 4: padded base64 comes in "
-            "whole groups of 4 (missing or extra '=')"
-        )
     try:
         raw = base64.b64decode(audio, validate=True)
-    except binascii.Error as exc:
-        raise InvalidBase64Error(f"audio has misplaced '=' padding ({exc})") from None
-    if base64.b64encode(raw).decode("ascii") != audio:
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
+        raise InvalidBase64Error(_base64_defect(audio)) from None
+    if len(audio) % 4:
+        raise InvalidBase64Error(_length_defect(audio))
+    # Strict decoding leaves two non-canonical forms, both at the end: whole groups of '='
+    # and non-zero unused bits in the last group.
+    last_group = raw[-(len(raw) % 3 or 3) :]
+    if len(audio) != 4 * -(-len(raw) // 3) or base64.b64encode(last_group).decode() != audio[-4:]:
         raise InvalidBase64Error(
             "audio is not canonical base64: padding beyond the last group, or non-zero unused bits"
         )
     return raw
+
+
+def _base64_defect(audio: str) -> str:
+    """Say precisely why strict decoding refused ``audio``."""
+    stray = _NOT_BASE64.search(audio)
+    if stray is not None:
+        char = stray.group()
+        return (
+            f"audio holds {char!r} at index {stray.start()}, outside the standard base64 "
+            f"alphabet{_HINTS.get(char, '')}"
+        )
+    if len(audio) % 4:
+        return _length_defect(audio)
+    try:
+        base64.b64decode(audio, validate=True)
+    except binascii.Error as exc:
+        return f"audio has misplaced '=' padding ({exc})"
+    return "audio is not standard base64"
+
+
+def _length_defect(audio: str) -> str:
+    return (
+        f"audio is {len(audio)} characters, not a multiple of 4: padded base64 comes in "
+        "whole groups of 4 (missing or extra '=')"
+    )
 
 
 def to_float32(samples: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:
