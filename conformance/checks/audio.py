@@ -63,6 +63,8 @@ def dtype_is_allowed(s: Session) -> Evidence:
     seen = set()
     for key, body, response in _bodies(s):
         dtype = body.get("dtype")
+        if not isinstance(dtype, str):
+            raise Blocked("GEN-2", f"dtype of {key!r} is not a string")
         if dtype not in ALLOWED_DTYPES:
             raise Failed(f"dtype one of {', '.join(ALLOWED_DTYPES)}", f"{key}: {dtype!r}",
                          response)
@@ -114,9 +116,9 @@ def sample_rate_is_in_range(s: Session) -> Evidence:
     rates = set()
     for key, body, response in _bodies(s):
         rate = body.get("sample_rate")
-        if not isinstance(rate, int) or isinstance(rate, bool) or not (
-            MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE
-        ):
+        if not isinstance(rate, int) or isinstance(rate, bool):
+            raise Blocked("GEN-2", f"sample_rate of {key!r} is not an integer")
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
             raise Failed(f"an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
                          f"{key}: {rate!r}", response)
         rates.add(rate)

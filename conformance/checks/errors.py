@@ -121,6 +121,7 @@ def error_battery(s: Session) -> list[Probe]:
     """The malformed requests of ERR-2 to ERR-5, sent once per session."""
 
     def build() -> list[Probe]:
+        s.health()  # the "before" of ERR-7
         prompt = s.voice_prompt("A")
         return [*_malformed_json(s), *_schema_violations(s, prompt), *_garbage_prompts(s, prompt),
                 *_fuzz(s)]
@@ -224,16 +225,21 @@ def errors_leak_no_trace_or_path(s: Session) -> Evidence:
 @check("ERR-7")
 def provider_is_healthy_after_malformed_requests(s: Session) -> Evidence:
     error_battery(s)
-    response = s.send("GET", "/health")
-    status = None
+    before = s.health()
+    if before.response.status_code != 200 or _status(before.response) not in READY_STATUSES:
+        raise Blocked("HLT-2", "the provider was not ready before the malformed requests either")
+    after = s.send("GET", "/health")
+    if after.status_code != 200 or _status(after) not in READY_STATUSES:
+        raise Failed("200 with a ready status after the malformed requests, as before",
+                     describe(after), after)
+    return Evidence({"status": _status(after)}, after)
+
+
+def _status(response: httpx.Response) -> Any:
     try:
-        status = strict_json(response.text).get("status")
+        return strict_json(response.text).get("status")
     except (ValueError, AttributeError):
-        pass
-    if response.status_code != 200 or status not in READY_STATUSES:
-        raise Failed("200 with a ready status after the malformed requests",
-                     describe(response), response)
-    return Evidence({"status": status}, response)
+        return None
 
 
 @check("ERR-8")

@@ -33,7 +33,7 @@ def full_body_is_answered_200_json(s: Session) -> Evidence:
 @check("GEN-2")
 def answer_has_audio_sample_rate_and_dtype(s: Session) -> Evidence:
     generation = s.generated("walk-A")
-    body = expect_json_object(generation.response)
+    body = expect_json_object(generation.response, content_type=False)
     for name, kind in _STRUCTURE:
         value = body.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):

@@ -72,6 +72,12 @@ def _plain_text(response: httpx.Response, what: str) -> str:
     return response.text
 
 
+def _document(response: httpx.Response, what: str) -> str:
+    """The body of a subtitle answer; its media type is OAI-2's concern, not the format's."""
+    expect_status(response, {200}, f"for response_format={what}")
+    return response.text
+
+
 def _envelope_problem(response: httpx.Response) -> str | None:
     try:
         OpenAIErrorEnvelope.model_validate_json(response.text)
@@ -121,7 +127,7 @@ def verbose_json_has_ordered_segments(s: Session) -> Evidence:
 def srt_format_is_valid_subrip(s: Session) -> Evidence:
     response = _answer(s, "srt")
     try:
-        cues = parse_srt(_plain_text(response, "srt"))
+        cues = parse_srt(_document(response, "srt"))
     except SubtitleError as exc:
         raise Failed("a valid SubRip document", str(exc), response) from None
     return Evidence({"cues": len(cues)}, response)
@@ -131,7 +137,7 @@ def srt_format_is_valid_subrip(s: Session) -> Evidence:
 def vtt_format_is_valid_webvtt(s: Session) -> Evidence:
     response = _answer(s, "vtt")
     try:
-        cues = parse_vtt(_plain_text(response, "vtt"))
+        cues = parse_vtt(_document(response, "vtt"))
     except SubtitleError as exc:
         raise Failed("a valid WebVTT document", str(exc), response) from None
     return Evidence({"cues": len(cues)}, response)
@@ -154,9 +160,7 @@ def errors_use_the_openai_envelope(s: Session) -> Evidence:
 def optional_fields_are_accepted(s: Session) -> Evidence:
     response = transcription(s, language="en", prompt="A short everyday sentence.",
                              temperature="0")
-    body = expect_json_object(expect_status(response, {200}, "with language, prompt, temperature"))
-    if not isinstance(body.get("text"), str):
-        raise Failed("a JSON object with a string member text", repr(body)[:200], response)
+    expect_status(response, {200}, "with language, prompt and temperature")
     return Evidence({"fields": ["language", "prompt", "temperature"]}, response)
 
 
@@ -168,7 +172,4 @@ def bearer_key_is_required(s: Session) -> Evidence:
     for auth in ("none", "wrong"):
         response = transcription(s, auth=auth)
         expect_status(response, {401}, f"with {'no' if auth == 'none' else 'a wrong'} key")
-        problem = _envelope_problem(response)
-        if problem:
-            raise Failed("401 in the OpenAI error envelope", problem, response)
     return Evidence({"checked": ["no key", "wrong key"]})

@@ -28,7 +28,7 @@ _CONTENT_TYPES: dict[AudioFormat, str] = {
 
 def _expect_prompt(response: httpx.Response) -> dict[str, object]:
     expect_status(response, {200})
-    body = expect_json_object(response)
+    body = expect_json_object(response, content_type=False)
     prompt = body.get("voice_prompt")
     if not isinstance(prompt, dict):
         raise Failed("a voice_prompt member that is a JSON object",
