@@ -16,7 +16,7 @@ from conformance.references import transcription_clips
 from conformance.subtitles import SubtitleError, parse_srt, parse_vtt
 
 if TYPE_CHECKING:
-    from conformance.session import Auth, Session
+    from conformance.session import Auth, Session, Target
 
 _MODEL = "whisper-1"
 
@@ -32,7 +32,8 @@ def _hosted_by_provider(s: Session) -> bool:
         raise NotApplicable(
             "the provider declares no /v1/audio/transcriptions and no OpenAI server was given",
             "pass --whisper-mode openai-api --openai-base-url URL, or declare "
-            "capabilities.openai_transcriptions")
+            "capabilities.openai_transcriptions",
+        )
     return True
 
 
@@ -40,9 +41,11 @@ def _key_given(s: Session) -> bool:
     return bool(s.options.api_key if _hosted_by_provider(s) else s.options.openai_api_key)
 
 
-def transcription(s: Session, *, with_file: bool = True, auth: Auth = "key",
-                  **fields: Any) -> httpx.Response:
+def transcription(
+    s: Session, *, with_file: bool = True, auth: Auth = "key", **fields: Any
+) -> httpx.Response:
     headers = {}
+    target: Target
     if _hosted_by_provider(s):
         # The provider's own key, but as OpenAI sends it: a Bearer token.
         path, target = "/v1/audio/transcriptions", "tts"
@@ -55,13 +58,22 @@ def transcription(s: Session, *, with_file: bool = True, auth: Auth = "key",
     clip = transcription_clips()[0]
     files = {"file": ("clip.wav", clip.data, "audio/wav")} if with_file else None
     data = {"model": _MODEL, **{k: str(v) for k, v in fields.items()}}
-    return s.send("POST", path, target=target, auth=auth, retry=with_file, files=files,
-                  data=data, headers=headers)
+    return s.send(
+        "POST",
+        path,
+        target=target,
+        auth=auth,
+        retry=with_file,
+        files=files,
+        data=data,
+        headers=headers,
+    )
 
 
 def _answer(s: Session, response_format: str) -> httpx.Response:
-    return s.memo(f"openai:{response_format}",
-                  lambda: transcription(s, response_format=response_format))
+    return s.memo(
+        f"openai:{response_format}", lambda: transcription(s, response_format=response_format)
+    )
 
 
 def _plain_text(response: httpx.Response, what: str) -> str:
@@ -109,16 +121,20 @@ def verbose_json_has_ordered_segments(s: Session) -> Evidence:
     try:
         verbose = OpenAIVerboseTranscription.model_validate_json(response.text)
     except ValidationError as exc:
-        raise Failed("task, language, duration, text and segments", str(exc)[:400],
-                     response) from None
+        raise Failed(
+            "task, language, duration, text and segments", str(exc)[:400], response
+        ) from None
     previous_end = 0.0
     for segment in verbose.segments:
         if not (0 <= segment.start <= segment.end <= verbose.duration + 0.5) or (
             segment.start + 0.01 < previous_end
         ):
-            raise Failed(f"segments in time order within {verbose.duration:.2f} s",
-                         f"segment {segment.id}: {segment.start:.2f}-{segment.end:.2f} s after "
-                         f"{previous_end:.2f} s", response)
+            raise Failed(
+                f"segments in time order within {verbose.duration:.2f} s",
+                f"segment {segment.id}: {segment.start:.2f}-{segment.end:.2f} s after "
+                f"{previous_end:.2f} s",
+                response,
+            )
         previous_end = segment.end
     return Evidence({"segments": len(verbose.segments), "duration": verbose.duration}, response)
 
@@ -158,8 +174,7 @@ def errors_use_the_openai_envelope(s: Session) -> Evidence:
 
 @check("OAI-7")
 def optional_fields_are_accepted(s: Session) -> Evidence:
-    response = transcription(s, language="en", prompt="A short everyday sentence.",
-                             temperature="0")
+    response = transcription(s, language="en", prompt="A short everyday sentence.", temperature="0")
     expect_status(response, {200}, "with language, prompt and temperature")
     return Evidence({"fields": ["language", "prompt", "temperature"]}, response)
 
@@ -167,8 +182,10 @@ def optional_fields_are_accepted(s: Session) -> Evidence:
 @check("OAI-8")
 def bearer_key_is_required(s: Session) -> Evidence:
     if not _key_given(s):
-        raise NotApplicable("no key given for the OpenAI-compatible endpoint",
-                            "pass --provider-api-key (provider-hosted) or --openai-api-key")
+        raise NotApplicable(
+            "no key given for the OpenAI-compatible endpoint",
+            "pass --provider-api-key (provider-hosted) or --openai-api-key",
+        )
     for auth in ("none", "wrong"):
         response = transcription(s, auth=auth)
         expect_status(response, {401}, f"with {'no' if auth == 'none' else 'a wrong'} key")

@@ -23,23 +23,33 @@ _REFUSED = {400, 415, 422}
 def require_transcribe(s: Session) -> None:
     """Run TRN-* only against a server that has /v1/transcribe, or say how to point at one."""
     if s.options.whisper_mode == "openai-api":
-        raise NotApplicable("--whisper-mode openai-api checks /v1/audio/transcriptions (OAI-*)",
-                            "use --whisper-mode remote with --whisper-url")
+        raise NotApplicable(
+            "--whisper-mode openai-api checks /v1/audio/transcriptions (OAI-*)",
+            "use --whisper-mode remote with --whisper-url",
+        )
     if s.options.whisper_url:
         return
     declared = s.capabilities().transcribe
     if declared is False:
         raise Unimplemented("capabilities.transcribe is false")
     if declared is None:
-        raise NotApplicable("no Whisper server given and the provider declares no /v1/transcribe",
-                            "pass --whisper-url URL (or WHISPER_REMOTE_URL), or declare "
-                            "capabilities.transcribe")
+        raise NotApplicable(
+            "no Whisper server given and the provider declares no /v1/transcribe",
+            "pass --whisper-url URL (or WHISPER_REMOTE_URL), or declare capabilities.transcribe",
+        )
 
 
-def _transcribe(s: Session, data: bytes, filename: str = "clip.wav",
-                **fields: Any) -> httpx.Response:
-    return s.send("POST", "/v1/transcribe", target="whisper", retry=True,
-                  files={"audio": (filename, data, "audio/wav")}, data=fields or None)
+def _transcribe(
+    s: Session, data: bytes, filename: str = "clip.wav", **fields: Any
+) -> httpx.Response:
+    return s.send(
+        "POST",
+        "/v1/transcribe",
+        target="whisper",
+        retry=True,
+        files={"audio": (filename, data, "audio/wav")},
+        data=fields or None,
+    )
 
 
 def _first_clip() -> ReferenceClip:
@@ -86,8 +96,11 @@ def bundled_clips_are_transcribed_accurately(s: Session) -> Evidence:
         rate = judging.cer(clip.text, heard)
         rates[clip.name] = round(rate, 3)
         if rate > MAX_TRANSCRIPTION_CER:
-            raise Failed(f"CER at most {MAX_TRANSCRIPTION_CER:.2f} against {clip.text!r}",
-                         f"CER {rate:.2f}: {heard!r}", response)
+            raise Failed(
+                f"CER at most {MAX_TRANSCRIPTION_CER:.2f} against {clip.text!r}",
+                f"CER {rate:.2f}: {heard!r}",
+                response,
+            )
     return Evidence({"cer": rates})
 
 

@@ -85,8 +85,9 @@ class RewriteMiddleware:
         await _send_response(send, exchange)
 
     async def _call_provider(self, scope: Scope, exchange: Exchange) -> None:
-        headers = [(k.encode(), v.encode()) for k, v in exchange.headers.items()
-                   if k != "content-length"]
+        headers = [
+            (k.encode(), v.encode()) for k, v in exchange.headers.items() if k != "content-length"
+        ]
         headers.append((b"content-length", str(len(exchange.body)).encode()))
         inner_scope = {**scope, "headers": headers}
         sent = False
@@ -123,8 +124,11 @@ async def _read_body(receive: Receive) -> bytes:
 
 
 async def _send_response(send: Send, exchange: Exchange) -> None:
-    headers = [(k.encode(), v.encode()) for k, v in exchange.response_headers.items()
-               if k != "content-length"]
+    headers = [
+        (k.encode(), v.encode())
+        for k, v in exchange.response_headers.items()
+        if k != "content-length"
+    ]
     headers.append((b"content-length", str(len(exchange.response_body)).encode()))
     await send({"type": "http.response.start", "status": exchange.status, "headers": headers})
     await send({"type": "http.response.body", "body": exchange.response_body})
