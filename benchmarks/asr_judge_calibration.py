@@ -85,7 +85,7 @@ class _Espeak:
     _create_lock = threading.Lock()
 
     def __init__(self) -> None:
-        import espeakng_loader  # noqa: PLC0415 - only needed for espeak voices
+        import espeakng_loader
 
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]

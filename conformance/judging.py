@@ -49,7 +49,12 @@ def judge_transcribe(judge: AsrJudge, samples: npt.NDArray[np.float32], sample_r
     with _transcripts_lock:
         if key in _transcripts:
             return _transcripts[key]
-    text = str(judge.transcribe(samples, sample_rate))
+    from conformance.judges.asr import AsrJudgeError
+
+    try:
+        text = str(judge.transcribe(samples, sample_rate))
+    except AsrJudgeError as exc:
+        raise NotApplicable(f"the ASR judge failed: {exc}", "choose another --asr-judge") from None
     with _transcripts_lock:
         _transcripts[key] = text
     return text

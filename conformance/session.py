@@ -8,6 +8,7 @@ because another clause's requirement is broken raises ``Blocked`` naming that cl
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import Counter
@@ -98,7 +99,7 @@ class Session:
         settings = _settings(options)
         log = _ExchangeLog()
         client = ProviderClient(settings=settings, on_exchange=log)
-        asr, asr_missing = _asr_judge(options, settings)
+        asr, asr_missing = _asr_judge(options, client)
         speaker, speaker_missing = _speaker_judge(options)
         shared = _Shared(
             options,
@@ -343,7 +344,15 @@ def _settings(options: SuiteOptions) -> Settings:
     return Settings.from_env({}, **overrides)
 
 
-def _asr_judge(options: SuiteOptions, settings: Settings) -> tuple[AsrJudge | None, str | None]:
+@functools.cache
+def _local_whisper_judge() -> AsrJudge:
+    """One model per process: loading it takes a second, and every session judges alike."""
+    from conformance.judges.asr import LocalWhisperJudge
+
+    return LocalWhisperJudge()
+
+
+def _asr_judge(options: SuiteOptions, client: ProviderClient) -> tuple[AsrJudge | None, str | None]:
     from conformance.judges import JudgeUnavailable, asr
 
     choice = options.asr_judge
@@ -351,10 +360,10 @@ def _asr_judge(options: SuiteOptions, settings: Settings) -> tuple[AsrJudge | No
         return None, "disabled with --asr-judge none"
     try:
         if choice in (AsrJudgeChoice.AUTO, AsrJudgeChoice.LOCAL):
-            return asr.LocalWhisperJudge(), None
+            return _local_whisper_judge(), None
         if choice is AsrJudgeChoice.PROVIDER:
-            return asr.ProviderWhisperJudge.from_settings(settings), None
-        return asr.OpenAIJudge.from_settings(settings), None
+            return asr.ProviderWhisperJudge.using(client), None
+        return asr.OpenAIJudge.using(client), None
     except JudgeUnavailable as exc:
         return None, f"{exc} ({exc.install_hint})"
 

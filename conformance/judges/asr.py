@@ -19,25 +19,23 @@ Judges:
 - ``OpenAIJudge``: ``POST /v1/audio/transcriptions`` at ``OPENAI_BASE_URL`` with
   ``OPENAI_API_KEY``.
 
-The remote judges send WAV bytes through a ``WavTranscriber`` (bytes in, text out), a seam
-that keeps the HTTP call replaceable by ``conformance.client``.
+The remote judges send WAV bytes through the kit's own client (``conformance.client``), so they
+share its authentication, retries and redaction.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import unicodedata
-from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-import httpx
 import jiwer
 import numpy as np
 import numpy.typing as npt
-import pydantic
 
 from conformance.audiofile import write_audio
+from conformance.errors import ProviderError
 from conformance.judges import JudgeUnavailable
 from conformance.judges.whisper_model import (
     BUNDLED_MODEL_NAME,
@@ -46,7 +44,9 @@ from conformance.judges.whisper_model import (
     load_whisper,
     to_whisper_input,
 )
-from conformance.models import OpenAITranscription, TranscribeResponse
+
+if TYPE_CHECKING:
+    from conformance.client import ProviderClient
 
 __all__ = [
     "JUDGES_INSTALL_HINT",
@@ -59,8 +59,6 @@ __all__ = [
     "WavTranscriber",
     "cer",
     "normalise_text",
-    "openai_transcriber",
-    "provider_transcriber",
     "wer",
 ]
 
@@ -90,14 +88,9 @@ sentence that was not its own. 0.35 passes every clip of these weight-free voice
 headroom and stays far below what a transcript of the wrong words scores.
 """
 
-DEFAULT_OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
-_HTTP_TIMEOUT: Final = httpx.Timeout(10.0, read=120.0)
-_BODY_EXCERPT_CHARS: Final = 200
 
 WavTranscriber = Callable[[bytes], str]
 """Takes a WAV file's bytes and returns its transcript."""
-
-_Body = TypeVar("_Body", bound=pydantic.BaseModel)
 
 
 class AsrJudgeError(RuntimeError):
@@ -194,43 +187,31 @@ class _RemoteJudge:
         *,
         version: str,
         max_cer: float = LOCAL_WHISPER_MAX_CER,
-        on_close: Callable[[], None] | None = None,
     ) -> None:
         self._transcribe_wav = transcribe_wav
         self.version = version
         self.max_cer = max_cer
-        self._on_close = on_close
 
     def transcribe(self, samples: npt.NDArray[np.floating[Any]], sample_rate: int) -> str:
-        return self._transcribe_wav(_wav_bytes(samples, sample_rate)).strip()
-
-    def close(self) -> None:
-        """Close the HTTP client the judge made for itself (not one it was given)."""
-        if self._on_close is not None:
-            self._on_close()
+        wav = _wav_bytes(samples, sample_rate)
+        try:
+            return self._transcribe_wav(wav).strip()
+        except ProviderError as exc:
+            raise AsrJudgeError(f"the {self.name} judge failed: {exc}") from None
 
 
 class ProviderWhisperJudge(_RemoteJudge):
-    """A provider's own ``/v1/transcribe`` as the judge."""
+    """A provider's own ``/v1/transcribe`` as the judge, through the kit's client."""
 
     name = "provider-transcribe"
 
     @classmethod
-    def over_http(
-        cls,
-        base_url: str,
-        *,
-        api_key: str | None = None,
-        language: str | None = None,
-        client: httpx.Client | None = None,
-    ) -> ProviderWhisperJudge:
-        """A judge that posts to ``{base_url}/v1/transcribe``."""
-        http = client or httpx.Client(timeout=_HTTP_TIMEOUT)
-        return cls(
-            provider_transcriber(http, base_url, api_key=api_key, language=language),
-            version=f"POST {_join(base_url, '/v1/transcribe')}",
-            on_close=None if client else http.close,
-        )
+    def using(cls, client: ProviderClient, *, language: str | None = None) -> ProviderWhisperJudge:
+        def transcribe_wav(wav: bytes) -> str:
+            return client.transcribe(wav, language, "clip.wav").text
+
+        url = client.settings.whisper_url or "the Whisper server"
+        return cls(transcribe_wav, version=f"POST {url.rstrip('/')}/v1/transcribe")
 
 
 class OpenAIJudge(_RemoteJudge):
@@ -239,66 +220,20 @@ class OpenAIJudge(_RemoteJudge):
     name = "openai-transcriptions"
 
     @classmethod
-    def from_env(
-        cls,
-        env: Mapping[str, str] | None = None,
-        *,
-        model: str = "whisper-1",
-        client: httpx.Client | None = None,
-    ) -> OpenAIJudge:
-        """Configured by ``OPENAI_API_KEY`` (required) and ``OPENAI_BASE_URL`` (optional)."""
-        environment = os.environ if env is None else env
-        api_key = environment.get("OPENAI_API_KEY", "")
-        if not api_key:
+    def using(cls, client: ProviderClient, *, model: str = "whisper-1") -> OpenAIJudge:
+        """Needs ``OPENAI_API_KEY``; ``OPENAI_BASE_URL`` picks a compatible server."""
+        settings = client.settings
+        if settings.openai_api_key is None:
             raise JudgeUnavailable(
                 "the OpenAI judge needs an API key",
                 install_hint="set OPENAI_API_KEY (and OPENAI_BASE_URL for a compatible server)",
             )
-        base_url = environment.get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL
-        http = client or httpx.Client(timeout=_HTTP_TIMEOUT)
-        return cls(
-            openai_transcriber(http, base_url, api_key=api_key, model=model),
-            version=f"{model} at {_join(base_url, '/audio/transcriptions')}",
-            on_close=None if client else http.close,
-        )
 
+        def transcribe_wav(wav: bytes) -> str:
+            return client.transcriptions(wav, model, temperature=0, filename="clip.wav").text
 
-def provider_transcriber(
-    client: httpx.Client,
-    base_url: str,
-    *,
-    api_key: str | None = None,
-    language: str | None = None,
-) -> WavTranscriber:
-    """``POST {base_url}/v1/transcribe`` with the WAV as ``audio`` (SPEC.md §11)."""
-    url = _join(base_url, "/v1/transcribe")
-    headers = {"X-API-Key": api_key} if api_key else {}
-    form = {"language": language} if language else {}
-
-    def transcribe_wav(wav: bytes) -> str:
-        response = _post(
-            client, url, headers=headers, data=form, files={"audio": ("clip.wav", wav, "audio/wav")}
-        )
-        return _parse(response, TranscribeResponse).text
-
-    return transcribe_wav
-
-
-def openai_transcriber(
-    client: httpx.Client, base_url: str, *, api_key: str, model: str = "whisper-1"
-) -> WavTranscriber:
-    """``POST {base_url}/audio/transcriptions`` as OpenAI documents it, temperature 0."""
-    url = _join(base_url, "/audio/transcriptions")
-    headers = {"Authorization": f"Bearer {api_key}"}
-    form = {"model": model, "response_format": "json", "temperature": "0"}
-
-    def transcribe_wav(wav: bytes) -> str:
-        response = _post(
-            client, url, headers=headers, data=form, files={"file": ("clip.wav", wav, "audio/wav")}
-        )
-        return _parse(response, OpenAITranscription).text
-
-    return transcribe_wav
+        url = f"{settings.openai_base_url.rstrip('/')}/audio/transcriptions"
+        return cls(transcribe_wav, version=f"{model} at {url}")
 
 
 def _normalised_pair(reference: str, hypothesis: str) -> tuple[str, str]:
@@ -313,37 +248,6 @@ def _wav_bytes(samples: npt.NDArray[np.floating[Any]], sample_rate: int) -> byte
     if mono.ndim != 1 or mono.size == 0:
         raise ValueError("the judge needs non-empty mono audio")
     return write_audio(mono, sample_rate, "wav")
-
-
-def _post(
-    client: httpx.Client,
-    url: str,
-    *,
-    headers: Mapping[str, str],
-    data: Mapping[str, str],
-    files: Mapping[str, tuple[str, bytes, str]],
-) -> httpx.Response:
-    try:
-        return client.post(url, headers=dict(headers), data=dict(data), files=dict(files))
-    except httpx.HTTPError as exc:
-        raise AsrJudgeError(f"POST {url} failed: {type(exc).__name__}: {exc}") from exc
-
-
-def _parse(response: httpx.Response, model: type[_Body]) -> _Body:
-    url = response.request.url
-    if response.status_code != httpx.codes.OK:
-        excerpt = response.text[:_BODY_EXCERPT_CHARS]
-        raise AsrJudgeError(f"POST {url} answered {response.status_code}: {excerpt!r}")
-    try:
-        return model.model_validate_json(response.content)
-    except pydantic.ValidationError as exc:
-        raise AsrJudgeError(
-            f"POST {url} answered a body that is not a {model.__name__}: {exc.errors()[0]['msg']}"
-        ) from None
-
-
-def _join(base_url: str, path: str) -> str:
-    return base_url.rstrip("/") + path
 
 
 def _package_version(distribution: str) -> str:

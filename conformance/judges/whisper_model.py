@@ -214,7 +214,7 @@ def to_whisper_input(samples: npt.ArrayLike, sample_rate: int) -> npt.NDArray[np
         raise ValueError("audio holds non-finite samples")
     if sample_rate == WHISPER_SAMPLE_RATE:
         return array
-    import soxr  # noqa: PLC0415 - only needed when resampling
+    import soxr
 
     resampled = soxr.resample(array, sample_rate, WHISPER_SAMPLE_RATE, quality="HQ")
     return np.asarray(resampled, dtype=np.float32)
@@ -230,6 +230,6 @@ def _import_faster_whisper() -> Any:
 def _resolve_device(device: Device) -> str:
     if device != "auto":
         return device
-    import ctranslate2  # noqa: PLC0415 - a dependency of faster-whisper, imported with it
+    import ctranslate2
 
     return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"

@@ -13,6 +13,7 @@ import numpy.typing as npt
 import pytest
 import soundfile as sf
 
+from conformance.client import ProviderClient, RetryPolicy
 from conformance.judges import JudgeUnavailable
 from conformance.judges.asr import (
     JUDGES_INSTALL_HINT,
@@ -26,6 +27,7 @@ from conformance.judges.asr import (
     normalise_text,
     wer,
 )
+from conformance.settings import Settings
 
 SENTENCES = (
     "Please remember to buy milk and bread on your way home.",
@@ -142,8 +144,14 @@ _TONE = (0.3 * np.sin(np.linspace(0, 2000, 24_000))).astype(np.float32)
 Handler = Callable[[httpx.Request], httpx.Response]
 
 
-def _client(handler: Handler) -> httpx.Client:
-    return httpx.Client(transport=httpx.MockTransport(handler))
+def _client(handler: Handler, **settings: str) -> ProviderClient:
+    """The kit's client on a mock transport; settings as Settings.from_env overrides."""
+    values = {"tts_remote_url": "http://provider.test/prefix/", **settings}
+    return ProviderClient(
+        settings=Settings.from_env({}, **values),  # type: ignore[arg-type]
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(max_attempts=1),
+    )
 
 
 def _multipart(request: httpx.Request) -> tuple[dict[str, str], dict[str, bytes]]:
@@ -172,9 +180,8 @@ def test_the_provider_judge_posts_a_wav_to_v1_transcribe() -> None:
         seen.append(request)
         return httpx.Response(200, json={"text": " Hello there. "})
 
-    judge = ProviderWhisperJudge.over_http(
-        "http://provider.test/prefix/", api_key="k3y", language="en", client=_client(handler)
-    )
+    client = _client(handler, tts_api_key="k3y")
+    judge = ProviderWhisperJudge.using(client, language="en")
     assert isinstance(judge, AsrJudge)
     assert judge.transcribe(_TONE, 24_000) == "Hello there."
     request = seen[0]
@@ -197,20 +204,20 @@ def test_the_provider_judge_sends_no_key_when_it_has_none() -> None:
         assert _multipart(request)[0] == {}
         return httpx.Response(200, json={"text": "ok"})
 
-    judge = ProviderWhisperJudge.over_http("http://p.test", client=_client(handler))
+    judge = ProviderWhisperJudge.using(_client(handler))
     assert judge.transcribe(_TONE, 16_000) == "ok"
 
 
 @pytest.mark.parametrize(
     ("response", "message"),
     [
-        (httpx.Response(401, json={"detail": "bad key"}), 'answered 401: \'{"detail":"bad key"}\''),
-        (httpx.Response(200, json={"txt": "typo"}), "not a TranscribeResponse"),
-        (httpx.Response(200, text="not json"), "not a TranscribeResponse"),
+        (httpx.Response(401, json={"detail": "bad key"}), "401"),
+        (httpx.Response(200, json={"txt": "typo"}), "TRN-1"),
+        (httpx.Response(200, text="not json"), "TRN-1"),
     ],
 )
 def test_the_provider_judge_reports_bad_answers(response: httpx.Response, message: str) -> None:
-    judge = ProviderWhisperJudge.over_http("http://p.test", client=_client(lambda _: response))
+    judge = ProviderWhisperJudge.using(_client(lambda _: response))
     with pytest.raises(AsrJudgeError, match=re.escape(message)):
         judge.transcribe(_TONE, 16_000)
 
@@ -219,17 +226,9 @@ def test_the_provider_judge_reports_transport_errors() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    judge = ProviderWhisperJudge.over_http("http://p.test", client=_client(handler))
-    with pytest.raises(AsrJudgeError, match="ConnectError"):
+    judge = ProviderWhisperJudge.using(_client(handler))
+    with pytest.raises(AsrJudgeError, match="provider-transcribe judge failed"):
         judge.transcribe(_TONE, 16_000)
-
-
-def test_a_judge_closes_only_the_client_it_made() -> None:
-    given = _client(lambda _: httpx.Response(200, json={"text": ""}))
-    ProviderWhisperJudge.over_http("http://p.test", client=given).close()
-    assert not given.is_closed
-    own = ProviderWhisperJudge.over_http("http://p.test")
-    own.close()
 
 
 def test_the_judge_needs_mono_audio() -> None:
@@ -254,35 +253,37 @@ def test_the_openai_judge_posts_openais_form() -> None:
         seen.append(request)
         return httpx.Response(200, json={"text": "Hi."})
 
-    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://compatible.test/v1/"}
-    judge = OpenAIJudge.from_env(env, client=_client(handler))
+    client = _client(
+        handler, openai_api_key="sk-test", openai_base_url="http://compatible.test/v1/"
+    )
+    judge = OpenAIJudge.using(client)
     assert judge.transcribe(_TONE, 24_000) == "Hi."
     request = seen[0]
     assert str(request.url) == "http://compatible.test/v1/audio/transcriptions"
     assert request.headers["authorization"] == "Bearer sk-test"
     fields, files = _multipart(request)
-    assert fields == {"model": "whisper-1", "response_format": "json", "temperature": "0"}
+    assert fields == {"model": "whisper-1", "response_format": "json", "temperature": "0.0"}
     assert files["file"][:4] == b"RIFF"
     assert "sk-test" not in judge.version
     assert judge.version == "whisper-1 at http://compatible.test/v1/audio/transcriptions"
 
 
 def test_the_openai_judge_defaults_to_openai() -> None:
-    judge = OpenAIJudge.from_env({"OPENAI_API_KEY": "sk-test"}, model="gpt-4o-transcribe")
+    judge = OpenAIJudge.using(
+        _client(lambda _: httpx.Response(500), openai_api_key="sk"), model="gpt-4o-transcribe"
+    )
     assert judge.version == "gpt-4o-transcribe at https://api.openai.com/v1/audio/transcriptions"
-    judge.close()
 
 
-@pytest.mark.parametrize("env", [{}, {"OPENAI_API_KEY": ""}])
-def test_the_openai_judge_is_unavailable_without_a_key(env: dict[str, str]) -> None:
+def test_the_openai_judge_is_unavailable_without_a_key() -> None:
     with pytest.raises(JudgeUnavailable) as info:
-        OpenAIJudge.from_env(env)
+        OpenAIJudge.using(_client(lambda _: httpx.Response(500)))
     assert "OPENAI_API_KEY" in info.value.install_hint
 
 
 def test_the_openai_judge_reports_openai_errors() -> None:
     envelope = {"error": {"message": "Invalid file format.", "type": "invalid_request_error"}}
-    client = _client(lambda _: httpx.Response(400, json=envelope))
-    judge = OpenAIJudge.from_env({"OPENAI_API_KEY": "sk"}, client=client)
-    with pytest.raises(AsrJudgeError, match=r"answered 400.*Invalid file format"):
+    client = _client(lambda _: httpx.Response(400, json=envelope), openai_api_key="sk")
+    judge = OpenAIJudge.using(client)
+    with pytest.raises(AsrJudgeError, match=r"400.*Invalid file format"):
         judge.transcribe(_TONE, 16_000)
