@@ -1,0 +1,23 @@
+"""Import ``qwen_tts`` once, behind the torchaudio guard, with its import-time chatter on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import types
+
+from reference_server.backends.qwen.torchaudio_guard import install_torchaudio_stand_in
+
+__all__ = ["import_qwen_tts"]
+
+
+def import_qwen_tts() -> types.ModuleType:
+    """Return the ``qwen_tts`` module, importing it on first use.
+
+    ``qwen_tts`` prints a flash-attn banner to stdout when it is imported; it goes to stderr here
+    so that programs that print machine-readable output (benchmarks) keep a clean stdout.
+    """
+    install_torchaudio_stand_in()
+    with contextlib.redirect_stdout(sys.stderr):
+        return importlib.import_module("qwen_tts")
