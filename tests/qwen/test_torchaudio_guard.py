@@ -55,9 +55,10 @@ def test_registers_importable_stand_ins_when_the_import_fails(error: BaseExcepti
     assert install_torchaudio_stand_in(_failing_import(error)) is True
 
     for name in _NAMES:
-        assert is_stand_in(sys.modules[name])
-        assert sys.modules[name].__spec__ is not None
-        assert sys.modules[name].__spec__.name == name
+        module = sys.modules[name]
+        assert is_stand_in(module)
+        assert module.__spec__ is not None
+        assert module.__spec__.name == name
     # The statement qwen_tts runs now succeeds, and binds the stand-in.
     kaldi = importlib.import_module(KALDI_MODULE)
     namespace: dict[str, object] = {}
