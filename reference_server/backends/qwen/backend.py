@@ -171,6 +171,7 @@ class QwenBackend:
         if self.max_batch_size < 1:
             raise ValueError("max_batch_size must be at least 1")
         self.deterministic = device == "cpu" or torch.are_deterministic_algorithms_enabled()
+        self.dtype = str(inner.dtype).removeprefix("torch.")
         self.languages = declared_languages(tts.get_supported_languages())
         speech = inner.speech_tokenizer
         self.sample_rate = int(speech.get_output_sample_rate())
@@ -179,6 +180,7 @@ class QwenBackend:
             _DEFAULT_MAX_NEW_TOKENS
         )
         self._limits = _prompt_limits(inner.config, speech)
+        _pad_with_eos(inner)
 
     @classmethod
     def load(
@@ -268,15 +270,16 @@ class QwenBackend:
             results.update(zip(indices, syntheses, strict=True))
         return [results[index] for index in range(len(jobs))]
 
+    def max_new_tokens(self, texts: Sequence[str]) -> int:
+        """The codec-frame budget of one call generating ``texts`` (module doc, Length)."""
+        return max_new_tokens_for(texts, self._frame_rate, self._max_new_tokens)
+
     def _generate_batch(self, batch: list[GenerateJob], languages: list[str]) -> list[Synthesis]:
         tts = self._require_model()
         texts = [job.text for job in batch]
         seed = batch[0].seed if batch[0].seed is not None else secrets.randbits(32)
         prompt_items = [self._prompt_item(job.voice) for job in batch]
-        options = {
-            **self._sampling,
-            "max_new_tokens": max_new_tokens_for(texts, self._frame_rate, self._max_new_tokens),
-        }
+        options = {**self._sampling, "max_new_tokens": self.max_new_tokens(texts)}
         with _GENERATION_LOCK:
             torch.manual_seed(seed)
             wavs, rate = tts.generate_voice_clone(
@@ -312,6 +315,15 @@ class QwenBackend:
         if self._tts is None:
             raise RuntimeError("the qwen backend is closed")
         return self._tts
+
+
+def _pad_with_eos(inner: Any) -> None:
+    """Give the talker the pad id transformers would fall back to (its EOS), explicitly.
+
+    Same behaviour, minus a "Setting pad_token_id to eos_token_id" warning on every request."""
+    generation_config = inner.talker.generation_config
+    if generation_config.pad_token_id is None:
+        generation_config.pad_token_id = inner.config.talker_config.codec_eos_token_id
 
 
 def _checked_sampling(sampling: Mapping[str, Any]) -> dict[str, Any]:
