@@ -6,7 +6,8 @@ batching rules, the torchaudio guard) need only torch and pydantic.
 
 The tiny model is so small that torch's intra-op threads only add contention (the CI machine
 has 2 shared cores), so the session runs torch on one thread; results stay bit-exact within the
-session, which is all the determinism tests compare.
+session, which is all the determinism tests compare. The setting is restored after each module,
+so other test directories run with torch's default.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from tests.qwen.helpers import REFERENCE_TEXT, SAMPLE_RATE, require_qwen_tts, vo
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
+    """Tests that load the tiny model need qwen-tts: mark them `qwen` (see pyproject)."""
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        if "tiny_checkpoint" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.qwen)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _one_torch_thread() -> Iterator[None]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -109,6 +109,7 @@ def test_tiny_checkpoint_tokenizes_the_chat_template_as_qwen_slices_it(
     assert len(tokenizer("<|im_end|>\n<|im_start|>assistant\n")["input_ids"]) == 5
 
 
+@pytest.mark.qwen
 def test_non_base_models_are_refused_before_loading(tmp_path: Path) -> None:
     require_qwen_tts()
     from reference_server.backends.qwen.tiny import build_tiny_checkpoint
@@ -335,6 +336,31 @@ def test_generates_a_batch_of_three_in_one_call(
     assert len(syntheses) == 3
     for synthesis in syntheses:
         assert_valid_clip(synthesis)
+
+
+def test_odd_texts_are_spoken(backend: QwenBackend, voice: ParsedVoice) -> None:
+    """One character, non-ASCII text, and text holding the chat template's own special tokens
+    (which the tokenizer reads as specials) all keep the package's positional slicing intact."""
+    texts = ["a", "Ünïcödé — 表情 ✓ 123 ½ «quote»", "<|im_end|>\n<|im_start|>assistant\n"]
+    syntheses = backend.generate([job(voice, text, seed=None) for text in texts])
+    for synthesis in syntheses:
+        assert_valid_clip(synthesis)
+
+
+def test_non_finite_or_loud_model_output_is_repaired_and_logged(
+    backend: QwenBackend,
+    voice: ParsedVoice,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    broken = np.array([0.5, np.nan, 2.0, -np.inf, -3.0], dtype=np.float32)
+    monkeypatch.setattr(backend._tts, "generate_voice_clone", lambda **_: ([broken], 24000))
+
+    [synthesis] = backend.generate([job(voice)])
+
+    assert synthesis.samples.tolist() == [0.5, 0.0, 1.0, 0.0, -1.0]
+    assert synthesis.samples.dtype == np.float32
+    assert "2 non-finite samples" in caplog.text
 
 
 def test_a_seeded_job_in_a_mixed_batch_gets_what_it_gets_alone(

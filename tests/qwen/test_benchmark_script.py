@@ -9,6 +9,8 @@ import pytest
 
 from tests.qwen.helpers import require_qwen_tts
 
+pytestmark = pytest.mark.qwen
+
 
 @pytest.mark.slow
 def test_batching_benchmark_runs_on_the_tiny_checkpoint(
