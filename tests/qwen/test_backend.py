@@ -23,7 +23,7 @@ from reference_server.backends.base import (
     VoicePromptError,
 )
 from reference_server.backends.qwen import (
-    MAX_ICL_REFERENCE_SECONDS,
+    MAX_REFERENCE_SECONDS,
     ParsedVoice,
     QwenBackend,
     UnsupportedModelError,
@@ -204,9 +204,24 @@ def test_no_transcript_gives_an_x_vector_prompt(
     assert not backend.parse_voice_prompt(prompt).icl_mode
 
 
-def test_a_reference_too_long_for_icl_falls_back_to_x_vector(backend: QwenBackend) -> None:
-    audio = voiced_signal(seconds=MAX_ICL_REFERENCE_SECONDS + 1)
-    prompt = backend.create_voice_prompt(audio, SAMPLE_RATE, REFERENCE_TEXT)
+@pytest.mark.parametrize("transcript", [REFERENCE_TEXT, ""], ids=["with text", "without"])
+def test_a_long_reference_is_trimmed_and_cloned_by_x_vector(
+    backend: QwenBackend, monkeypatch: pytest.MonkeyPatch, transcript: str
+) -> None:
+    seen: list[float] = []
+    original = backend._tts.create_voice_clone_prompt
+
+    def spying(**kwargs: Any) -> Any:
+        samples, rate = kwargs["ref_audio"]
+        seen.append(len(samples) / rate)
+        return original(**kwargs)
+
+    monkeypatch.setattr(backend._tts, "create_voice_clone_prompt", spying)
+    audio = voiced_signal(seconds=MAX_REFERENCE_SECONDS + 5)
+
+    prompt = backend.create_voice_prompt(audio, SAMPLE_RATE, transcript)
+
+    assert seen == [MAX_REFERENCE_SECONDS]
     assert prompt["items"][0]["x_vector_only_mode"] is True
     assert prompt["items"][0]["ref_text"] is None
 

@@ -341,3 +341,50 @@ def test_the_declared_size_is_checked_before_anything_big_is_allocated() -> None
     assert math.prod(prompt["items"][0]["ref_code"]["shape"]) == frames * 4
     with pytest.raises(VoicePromptError, match=r"need 32000000000000$"):
         parse_voice_prompt(copy.deepcopy(prompt), LIMITS)
+
+
+# -- fuzzing: nothing but VoicePromptError escapes -----------------------------------------------
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(prompt=_JSON)
+def test_arbitrary_json_is_parsed_or_refused_cleanly(prompt: object) -> None:
+    with pytest.raises(VoicePromptError):
+        parse_voice_prompt(prompt, LIMITS)
+
+
+def _leaf_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    if isinstance(node, dict):
+        return [prefix] + [p for k, v in node.items() for p in _leaf_paths(v, (*prefix, k))]
+    if isinstance(node, list):
+        return [prefix] + [p for i, v in enumerate(node) for p in _leaf_paths(v, (*prefix, i))]
+    return [prefix]
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), replacement=_JSON)
+def test_any_mutation_of_a_valid_prompt_is_parsed_or_refused_cleanly(
+    data: st.DataObject, replacement: object
+) -> None:
+    prompt = _good()
+    paths = [path for path in _leaf_paths(prompt) if path]
+    path = data.draw(st.sampled_from(paths))
+    node: Any = prompt
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = replacement
+
+    try:
+        voice = parse_voice_prompt(prompt, LIMITS)
+    except VoicePromptError:
+        return
+    assert torch.isfinite(voice.speaker_embedding.float()).all()
+    assert voice.speaker_embedding.shape == (LIMITS.embedding_dim,)

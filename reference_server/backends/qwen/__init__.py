@@ -5,7 +5,7 @@ Importing this package imports torch but not ``qwen_tts``; that happens when a m
 """
 
 from reference_server.backends.qwen.backend import (
-    MAX_ICL_REFERENCE_SECONDS,
+    MAX_REFERENCE_SECONDS,
     MIN_REFERENCE_SECONDS,
     QwenBackend,
     UnsupportedModelError,
@@ -17,7 +17,7 @@ from reference_server.backends.qwen.devices import DeviceError
 from reference_server.backends.qwen.prompt import ParsedVoice
 
 __all__ = [
-    "MAX_ICL_REFERENCE_SECONDS",
+    "MAX_REFERENCE_SECONDS",
     "MIN_REFERENCE_SECONDS",
     "DeviceError",
     "ParsedVoice",

@@ -52,7 +52,7 @@ from reference_server.backends.qwen.prompt import (
 )
 
 __all__ = [
-    "MAX_ICL_REFERENCE_SECONDS",
+    "MAX_REFERENCE_SECONDS",
     "MIN_REFERENCE_SECONDS",
     "QwenBackend",
     "UnsupportedModelError",
@@ -65,10 +65,11 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MIN_REFERENCE_SECONDS: Final = 0.5
-MAX_ICL_REFERENCE_SECONDS: Final = 30.0
-"""Longer references with a transcript are cloned in x-vector-only mode: in ICL mode every
-generation prefills and decodes the whole reference again, and a transcript cannot be trimmed
-to match trimmed audio."""
+MAX_REFERENCE_SECONDS: Final = 30.0
+"""At most this much of a reference is used, so an upload of any length (SPEC.md VP-6 accepts
+10 MiB, minutes of audio) costs a bounded encode. A longer reference is trimmed to its start and
+cloned in x-vector-only mode even with a transcript: the transcript cannot be trimmed to match,
+and in ICL mode every generation would prefill and decode the whole reference again."""
 _BASE_SECONDS: Final = 2.0
 _SECONDS_PER_CHARACTER: Final = 0.25
 _DEFAULT_MAX_NEW_TOKENS: Final = 2048
@@ -226,20 +227,22 @@ class QwenBackend:
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
     ) -> dict[str, Any]:
         """A voice prompt from mono reference audio: ICL mode with a transcript, x-vector-only
-        mode without one (or when the reference is longer than MAX_ICL_REFERENCE_SECONDS)."""
+        mode without one, or when the reference is longer than MAX_REFERENCE_SECONDS."""
         tts = self._require_model()
         samples = _reference_samples(audio, sample_rate)
         text = reference_text.strip()
         if len(text) > MAX_REF_TEXT_CHARS:
             raise BackendError(f"reference_text is longer than {MAX_REF_TEXT_CHARS} characters")
-        seconds = samples.size / sample_rate
-        icl = bool(text) and seconds <= MAX_ICL_REFERENCE_SECONDS
-        if text and not icl:
+        limit = int(MAX_REFERENCE_SECONDS * sample_rate)
+        icl = bool(text) and samples.size <= limit
+        if samples.size > limit:
             logger.warning(
-                "reference of %.1f s exceeds %.0f s: x-vector-only prompt, transcript unused",
-                seconds,
-                MAX_ICL_REFERENCE_SECONDS,
+                "reference of %.1f s trimmed to %.0f s%s",
+                samples.size / sample_rate,
+                MAX_REFERENCE_SECONDS,
+                "; x-vector-only prompt, transcript unused" if text else "",
             )
+            samples = samples[:limit]
         items = tts.create_voice_clone_prompt(
             ref_audio=(samples, int(sample_rate)),
             ref_text=text if icl else None,
@@ -344,7 +347,7 @@ def _prompt_limits(config: Any, speech_tokenizer: Any) -> PromptLimits:
         embedding_dim=int(talker.hidden_size),
         num_code_groups=int(talker.num_code_groups),
         codebook_size=int(talker.code_predictor_config.vocab_size),
-        max_frames=math.ceil(MAX_ICL_REFERENCE_SECONDS * frames_per_second) + 1,
+        max_frames=math.ceil(MAX_REFERENCE_SECONDS * frames_per_second) + 1,
     )
 
 
