@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 import types
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +18,7 @@ from reference_server.backends.qwen.torchaudio_guard import (
     install_torchaudio_stand_in,
     is_stand_in,
 )
+from tests.qwen.helpers import require_qwen_tts
 
 _NAMES = ("torchaudio", "torchaudio.compliance", KALDI_MODULE)
 
@@ -103,3 +107,28 @@ def test_a_real_parent_package_is_kept_when_only_the_submodule_fails() -> None:
 
     assert sys.modules["torchaudio"] is real_parent
     assert is_stand_in(sys.modules[KALDI_MODULE])
+
+
+@pytest.mark.qwen
+@pytest.mark.slow
+def test_qwen_tts_imports_in_a_fresh_process_with_a_clean_stdout() -> None:
+    require_qwen_tts()
+    root = Path(__file__).resolve().parents[2]
+    script = (
+        "import sys\n"
+        "from reference_server.backends.qwen.importing import import_qwen_tts\n"
+        "qwen_tts = import_qwen_tts()\n"
+        "assert hasattr(qwen_tts, 'Qwen3TTSModel')\n"
+        "kaldi = sys.modules['torchaudio.compliance.kaldi']\n"
+        "print('stand-in' if getattr(kaldi, '__voicebox_stand_in__', False) else 'real')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.strip() in {"stand-in", "real"}, done.stdout

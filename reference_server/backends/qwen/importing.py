@@ -18,6 +18,9 @@ def import_qwen_tts() -> types.ModuleType:
     ``qwen_tts`` prints a flash-attn banner to stdout when it is imported; it goes to stderr here
     so that programs that print machine-readable output (benchmarks) keep a clean stdout.
     """
+    already = sys.modules.get("qwen_tts")
+    if already is not None:
+        return already  # no stdout swap: it is process-wide, and other threads may be printing
     install_torchaudio_stand_in()
     with contextlib.redirect_stdout(sys.stderr):
         return importlib.import_module("qwen_tts")
