@@ -21,7 +21,7 @@ import httpx
 from pydantic import ValidationError
 
 from conformance._curl import curl_command
-from conformance.audiofile import UndecodableAudioError, read_audio
+from conformance.audiofile import UndecodableAudioError, read_audio, write_audio
 from conformance.checks._expect import strict_json
 from conformance.checks._outcome import Blocked, NotApplicable
 from conformance.client import AsyncProviderClient, AuthMode, Exchange, ProviderClient
