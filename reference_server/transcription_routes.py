@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -14,6 +13,7 @@ from reference_server.backends.base import TranscriptionBackend
 from reference_server.dependencies import context, guard_openai, guard_voicebox, server_of
 from reference_server.errors import ApiError, issues_from
 from reference_server.scheduler import JobStats
+from reference_server.transcripts import render
 from reference_server.uploads import text_field
 
 __all__ = ["router"]
@@ -68,7 +68,7 @@ async def openai_transcriptions(request: Request) -> Response:
     }
     result, stats = await server.runtime.transcribe(upload.samples, upload.sample_rate, options)
     _add_timings(request, stats)
-    rendered = _transcripts().render(result, parsed.response_format, words=words)
+    rendered = render(result, parsed.response_format, words=words)
     return Response(rendered.body, media_type=rendered.media_type)
 
 
@@ -105,8 +105,3 @@ def _add_timings(request: Request, stats: JobStats) -> None:
     ctx = context(request)
     ctx.add_timing("queue", stats.queue_s)
     ctx.add_timing("inference", stats.inference_s)
-
-
-def _transcripts() -> Any:
-    # Imported on first use: reference_server.transcripts arrives with the whisper branch.
-    return importlib.import_module("reference_server.transcripts")

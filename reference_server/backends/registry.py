@@ -126,8 +126,11 @@ def bundled_whisper_available() -> bool:
 
 
 def _build_whisper(module: ModuleType, settings: BackendSettings) -> Any:
-    device = "cpu" if settings.device == "auto" else settings.device
-    return module.WhisperBackend(module.WhisperSettings(model=settings.model, device=device))
+    if settings.device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"whisper device must be auto, cpu or cuda; got {settings.device!r}")
+    return module.WhisperBackend(
+        module.WhisperSettings(model=settings.model, device=settings.device)
+    )
 
 
 _WHISPER: Final = _Entry("reference_server.backends.whisper", _WHISPER_HINT, _build_whisper)

@@ -57,9 +57,9 @@ class Harness:
         prompt: dict[str, Any] = response.json()["voice_prompt"]
         return prompt
 
-    def auth_headers(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, bytes]:
         key = self.app.state.server.config.api_key
-        return {"X-API-Key": key} if key else {}
+        return {"X-API-Key": key.encode("utf-8")} if key else {}
 
 
 HarnessFactory = Callable[..., Harness]
@@ -98,7 +98,7 @@ def harness(make_harness: HarnessFactory) -> Harness:
 
 
 @contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
+def serve(app: Any) -> Iterator[str]:
     """Run ``app`` on a loopback uvicorn in a thread; yields its base URL."""
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
