@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from conformance.checks._expect import strict_json
 from conformance.checks._outcome import Blocked, NotApplicable
 from conformance.client import AsyncProviderClient, AuthMode, Exchange, ProviderClient
 from conformance.codec import AudioCodecError, DecodedAudio, decode_audio
+from conformance.errors import ProviderTransportError
 from conformance.models import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Capabilities
 from conformance.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
 from conformance.plan import GenerationSpec, spec
@@ -114,7 +116,23 @@ class Session:
             speaker,
             speaker_missing,
         )
-        return cls(shared)
+        session = cls(shared)
+        session.wait_until_ready(options.wait_s)
+        return session
+
+    def wait_until_ready(self, timeout_s: float, *, poll_s: float = 1.0) -> bool:
+        """Poll /health until it reports ready, so a provider still loading its model is not
+        judged; gives up after ``timeout_s`` and lets the checks report what they see."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                response = self.send("GET", "/health")
+                ready = response.status_code == 200
+            except ProviderTransportError:
+                ready = False
+            if ready or time.monotonic() >= deadline:
+                return ready
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
 
     def fresh(self) -> Session:
         """A session with the same provider and judges but no artefacts, to replay a check."""
