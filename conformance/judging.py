@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from conformance.analysis import SILENCE_FLOOR_DBFS, loudest_window_dbfs, speech_rate_cues
+from conformance.analysis import (
+    SILENCE_FLOOR_DBFS,
+    edge_silence,
+    loudest_window_dbfs,
+    speech_rate_cues,
+)
 from conformance.checks._outcome import Blocked, NotApplicable
 
 if TYPE_CHECKING:
@@ -44,8 +49,19 @@ def _digest(samples: npt.NDArray[np.float32]) -> str:
     return hashlib.sha256(np.ascontiguousarray(samples).tobytes()).hexdigest()
 
 
+def _trim_edges(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np.float32]:
+    """The audio without its leading and trailing silence (AUD-11's measure): Whisper invents
+    words in long silence, which would blame intelligibility for what AUD-10/11 report."""
+    leading, trailing = edge_silence(samples, sample_rate)
+    start = int(leading * sample_rate)
+    end = len(samples) - int(trailing * sample_rate)
+    return samples[start:end] if end - start >= sample_rate // 10 else samples
+
+
 def judge_transcribe(judge: AsrJudge, samples: npt.NDArray[np.float32], sample_rate: int) -> str:
-    """Transcribe, remembering results across sessions: identical audio is judged once."""
+    """Transcribe the sounding part, remembering results across sessions: identical audio is
+    judged once."""
+    samples = _trim_edges(samples, sample_rate)
     key = (f"{judge.name} {judge.version}", _digest(samples), sample_rate)
     with _transcripts_lock:
         if key in _transcripts:

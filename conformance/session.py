@@ -25,7 +25,13 @@ from conformance._curl import curl_command
 from conformance.audiofile import UndecodableAudioError, read_audio, write_audio
 from conformance.checks._expect import strict_json
 from conformance.checks._outcome import Blocked, NotApplicable
-from conformance.client import AsyncProviderClient, AuthMode, Exchange, ProviderClient
+from conformance.client import (
+    AsyncProviderClient,
+    AuthMode,
+    Exchange,
+    ProviderClient,
+    RetryPolicy,
+)
 from conformance.codec import AudioCodecError, DecodedAudio, decode_audio
 from conformance.errors import ProviderTransportError
 from conformance.models import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Capabilities
@@ -57,6 +63,10 @@ class Generation:
     spec: GenerationSpec
     response: httpx.Response
     body: dict[str, Any] | None
+
+
+SUITE_RETRY = RetryPolicy(max_attempts=8, base_delay=0.5, max_delay=10.0, max_total_delay=120.0)
+"""Patient with a provider whose queue is full: a correct provider may answer 503 to a burst."""
 
 
 class _ExchangeLog:
@@ -102,7 +112,7 @@ class Session:
     def open(cls, options: SuiteOptions) -> Session:
         settings = _settings(options)
         log = _ExchangeLog()
-        client = ProviderClient(settings=settings, on_exchange=log)
+        client = ProviderClient(settings=settings, on_exchange=log, retry=SUITE_RETRY)
         asr, asr_missing = _asr_judge(options, client)
         speaker, speaker_missing = _speaker_judge(options)
         shared = _Shared(
@@ -164,7 +174,9 @@ class Session:
 
     def async_client(self) -> AsyncProviderClient:
         """A new async client on the same settings and log; the caller closes it."""
-        return AsyncProviderClient(settings=self._shared.settings, on_exchange=self._shared.log)
+        return AsyncProviderClient(
+            settings=self._shared.settings, on_exchange=self._shared.log, retry=SUITE_RETRY
+        )
 
     @property
     def request_count(self) -> int:
@@ -215,12 +227,22 @@ class Session:
         return self.health().body
 
     def capabilities(self) -> Capabilities:
-        """The declared capabilities, or none when absent or malformed (HLT-3 reports that)."""
-        body = self.health().body or {}
-        try:
-            return Capabilities.model_validate(body.get("capabilities") or {})
-        except ValidationError:
+        """The declared capabilities. A malformed member counts as not declared (HLT-3 reports
+        it) while the well-formed ones still hold, so one typo does not change other verdicts."""
+        return self.memo("capabilities", self._parse_capabilities)
+
+    def _parse_capabilities(self) -> Capabilities:
+        declared = (self.health().body or {}).get("capabilities")
+        if not isinstance(declared, dict):
             return Capabilities()
+        valid = {}
+        for name, value in declared.items():
+            try:
+                Capabilities.model_validate({name: value})
+            except ValidationError:
+                continue
+            valid[name] = value
+        return Capabilities.model_validate(valid)
 
     def declared_languages(self) -> tuple[str, ...]:
         return tuple(self.capabilities().languages or ("en",))
@@ -290,7 +312,18 @@ class Session:
             parsed = None
         return Generation(planned, response, parsed if isinstance(parsed, dict) else None)
 
+    def require_generation_works(self) -> None:
+        """Blocked unless the canary (``walk-A``, a full valid body) was answered 200: a 4xx
+        there means the round-tripped voice prompt was refused (VP-3), anything else GEN-1."""
+        code = self.generation("walk-A").response.status_code
+        if 400 <= code < 500:
+            raise Blocked("VP-3", f"/v1/generate refused a valid request with {code}")
+        if code != 200:
+            raise Blocked("GEN-1", f"/v1/generate answered {code} to a valid request")
+
     def generated(self, key: str) -> Generation:
+        """``key``'s generation, which must have been answered 200."""
+        self.require_generation_works()
         generation = self.generation(key)
         if generation.response.status_code != 200:
             raise Blocked(

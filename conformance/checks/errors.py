@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -40,7 +41,8 @@ def _post_raw(s: Session, body: bytes, name: str, clause: str) -> Probe:
 
 
 def _post_json(s: Session, body: Any, name: str, clause: str) -> Probe:
-    return Probe(name, clause, s.send("POST", "/v1/generate", json=body))
+    # Serialised here: httpx sends no body at all for json=None, but JSON null is a body.
+    return _post_raw(s, json.dumps(body).encode(), name, clause)
 
 
 def _malformed_json(s: Session) -> list[Probe]:
@@ -287,9 +289,7 @@ def _status(response: httpx.Response) -> Any:
 
 @check("ERR-8")
 def overload_answers_carry_retry_after(s: Session) -> Evidence:
-    from conformance.checks.concurrency import burst
-
-    seen = [*burst(s).responses, *s.responses_seen()]
+    seen = [*overload_burst(s), *s.responses_seen()]
     observed = [r for r in seen if r.status_code in (429, 503)]
     if not observed:
         raise NotApplicable(
@@ -305,6 +305,26 @@ def overload_answers_carry_retry_after(s: Session) -> Evidence:
                 response,
             )
     return Evidence({"overload_answers": len(observed)}, observed[0])
+
+
+def overload_burst(s: Session) -> list[httpx.Response]:
+    """``--conformance-concurrency`` unseeded generations at once, not retried, so that a
+    provider with a bounded queue answers some of them 503. Unseeded, so no cache absorbs them."""
+
+    async def send_all() -> list[httpx.Response]:
+        body = {"text": "Hello there.", "voice_prompt": s.voice_prompt("A")}
+        async with s.async_client() as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.request("POST", "/v1/generate", json=body)
+                        for _ in range(s.options.concurrency)
+                    )
+                )
+            )
+
+    result: list[httpx.Response] = s.memo("overload-burst", lambda: asyncio.run(send_all()))
+    return result
 
 
 def _valid_retry_after(value: str) -> bool:

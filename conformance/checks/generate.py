@@ -49,6 +49,7 @@ def answer_has_audio_sample_rate_and_dtype(s: Session) -> Evidence:
 
 @check("GEN-3")
 def language_and_seed_are_optional(s: Session) -> Evidence:
+    s.require_generation_works()
     generation = s.generation("coffee-minimal")
     expect_status(generation.response, {200}, "for a body with only text and voice_prompt")
     return Evidence({"members_sent": ["text", "voice_prompt"]}, generation.response)
@@ -66,6 +67,7 @@ def empty_text_is_refused(s: Session) -> Evidence:
 @check("GEN-5")
 def text_up_to_the_limit_is_accepted(s: Session) -> Evidence:
     limit = s.capabilities().max_text_length or DEFAULT_MAX_TEXT_LENGTH
+    s.require_generation_works()
     generation = s.generation(long_spec(limit).key)
     expect_status(generation.response, {200}, f"for a text of {limit} characters")
     return Evidence({"characters": limit}, generation.response)
@@ -87,7 +89,9 @@ def text_over_the_limit_is_refused(s: Session) -> Evidence:
 
 @check("GEN-7")
 def unicode_text_is_spoken(s: Session) -> Evidence:
-    generation = s.generated("unicode-A")
+    s.require_generation_works()
+    generation = s.generation("unicode-A")
+    expect_status(generation.response, {200}, "for a text with non-ASCII letters and symbols")
     audio = s.audio("unicode-A")
     judging.require_sound(s, "unicode-A")
     return Evidence(

@@ -20,6 +20,7 @@ UNASSIGNED_CODE = "qq"
 @check("LANG-1")
 def declared_languages_yield_audio(s: Session) -> Evidence:
     codes = ["en", *sorted(set(s.declared_languages()) - {"en"})]
+    s.require_generation_works()
     for code in codes:
         key = language_spec(code).key
         generation = s.generation(key)

@@ -29,7 +29,8 @@ class RetryPolicy:
     """Exponential backoff with full jitter, bounded in attempts and in total sleep.
 
     Before retry ``n`` (1-based) the client sleeps ``uniform(0, min(max_delay, base_delay *
-    2**(n-1)))``, or at least the provider's ``Retry-After`` when it sent one. A retry whose
+    2**(n-1)))``, added to the provider's ``Retry-After`` when it sent one: never sooner than
+    asked, and clients refused together do not all come back in the same instant. A retry whose
     sleep would take the total past ``max_total_delay`` is not made: the last error is raised.
     """
 
@@ -103,7 +104,7 @@ class RetrySchedule:
         delay = self._policy.backoff(self.attempts, self._uniform)
         if isinstance(outcome, httpx.Response):
             retry_after = parse_retry_after(outcome.headers.get("retry-after"))
-            delay = max(delay, retry_after or 0.0)
+            delay += retry_after or 0.0
         if self.slept + delay > self._policy.max_total_delay:
             return None
         self.slept += delay

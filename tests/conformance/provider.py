@@ -26,14 +26,15 @@ API_KEY = "conformance-test-key-7f3a"
 BASE_CONFIG = ServerConfig(
     api_key=API_KEY,
     max_text_length=300,
-    queue_size=2,
+    queue_size=1,
     workers=1,
     instance_id="conformance-base",
     access_log=False,
     log_level="warning",
 )
-"""The correct provider every mutant derives from: a key (so AUTH-* run), a small queue (so the
-concurrency burst provokes a 503 and ERR-8 is exercised) and a modest text limit (GEN-5/6)."""
+"""The correct provider every mutant derives from: a key (so AUTH-* run), a queue of one (so the
+burst of eight concurrent generations always provokes a 503 and ERR-8 is exercised) and a modest
+text limit (GEN-5/6)."""
 
 
 def _free_port() -> int:
@@ -46,8 +47,11 @@ def _free_port() -> int:
 def serve(app: Any) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False, lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -80,6 +84,7 @@ def run_suite(url: str, **options: Any) -> dict[str, CaseResult]:
         asr_judge=AsrJudgeChoice.AUTO,
         speaker_judge=SpeakerJudgeChoice.AUTO,
         wait_s=30,
+        concurrency=8,
         **options,
     )
     session = Session.open(suite)

@@ -20,7 +20,10 @@ from tests.conformance.provider import failures, provider, run_suite
 pytestmark = [pytest.mark.slow, pytest.mark.judges]
 
 ACCEPTABLE_FOR_A_CORRECT_PROVIDER = {
-    Verdict.PASS, Verdict.SKIPPED, Verdict.UNIMPLEMENTED, Verdict.INFO,
+    Verdict.PASS,
+    Verdict.SKIPPED,
+    Verdict.UNIMPLEMENTED,
+    Verdict.INFO,
 }
 CATALOGUE = mutants(Path("/nonexistent"))
 
@@ -51,8 +54,11 @@ def test_every_clause_has_one_check_and_one_mutant() -> None:
 
 
 def test_the_reference_server_passes(baseline: dict[str, CaseResult]) -> None:
-    unexpected = {k: f"{v.verdict.value}: {v.reason}" for k, v in baseline.items()
-                  if v.verdict not in ACCEPTABLE_FOR_A_CORRECT_PROVIDER}
+    unexpected = {
+        k: f"{v.verdict.value}: {v.reason}"
+        for k, v in baseline.items()
+        if v.verdict not in ACCEPTABLE_FOR_A_CORRECT_PROVIDER
+    }
     assert not unexpected
     skipped = {k: v.reason for k, v in baseline.items() if v.verdict is Verdict.SKIPPED}
     assert not skipped, "every case should run against the fully configured reference server"
@@ -78,12 +84,17 @@ def test_each_check_catches_its_mutant(
     if level == Level.MAY:
         assert caught.verdict is Verdict.INFO
         assert caught.evidence != baseline[clause_id].evidence, (
-            f"{clause_id}'s INFO does not change for a provider that {mutant.defect}")
+            f"{clause_id}'s INFO does not change for a provider that {mutant.defect}"
+        )
     else:
         expected = Verdict.FAIL if level == Level.MUST else Verdict.NON_STRICT
         assert caught.verdict is expected, (
             f"{clause_id} should be {expected.value} for a provider that {mutant.defect}; "
-            f"got {caught.verdict.value}: {caught.reason}")
-    collateral = {k: v for k, v in failures(results).items()
-                  if k != clause_id and results[k].verdict is Verdict.FAIL}
+            f"got {caught.verdict.value}: {caught.reason}"
+        )
+    collateral = {
+        k: v
+        for k, v in failures(results).items()
+        if k != clause_id and results[k].verdict is Verdict.FAIL
+    }
     assert not collateral, f"a provider that {mutant.defect} also FAILs {collateral}"
