@@ -191,6 +191,7 @@ def test_language_names_are_whispers() -> None:
     assert language_name("xx") == "xx"
 
 
+@pytest.mark.slow  # importing transformers takes seconds
 def test_the_language_table_matches_whispers_own() -> None:
     tokenization = pytest.importorskip(
         "transformers.models.whisper.tokenization_whisper", reason="needs transformers"
@@ -203,12 +204,16 @@ def test_the_language_table_matches_whispers_own() -> None:
     assert {code: language_name(code) for code in expected} == expected
 
 
+@pytest.fixture(scope="module")
+def real_transcription(backend: WhisperBackend, speech: Speech) -> Transcription:
+    return backend.transcribe(*speech, word_timestamps=True)
+
+
 @pytest.mark.parametrize("response_format", ["json", "text", "srt", "verbose_json", "vtt"])
 def test_every_format_renders_a_real_transcription(
-    backend: WhisperBackend, speech: Speech, response_format: str
+    real_transcription: Transcription, response_format: str
 ) -> None:
-    transcription = backend.transcribe(*speech, word_timestamps=True)
-    rendered = render(transcription, response_format, words=True)  # type: ignore[arg-type]
+    rendered = render(real_transcription, response_format, words=True)  # type: ignore[arg-type]
     if response_format == "json":
         assert "weather" in OpenAITranscription.model_validate_json(rendered.body).text
     elif response_format == "verbose_json":
