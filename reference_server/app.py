@@ -78,6 +78,7 @@ def create_app(
             max_upload_bytes=config.max_upload_bytes,
             max_audio_seconds=config.max_audio_seconds,
             decoders=_DECODERS,
+            max_concurrent=config.max_concurrent_uploads,
         ),
         metrics=metrics,
     )

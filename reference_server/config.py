@@ -40,6 +40,7 @@ class ServerConfig:
     max_upload_bytes: int = 25 * MiB
     max_json_bytes: int = 4 * MiB
     max_audio_seconds: float = 600.0
+    max_concurrent_uploads: int = 16
     queue_size: int = 64
     batch_window_ms: float = 10.0
     max_batch_size: int | None = None
@@ -61,6 +62,7 @@ class ServerConfig:
         _require(self.max_upload_bytes >= 1, "max upload bytes must be at least 1")
         _require(self.max_json_bytes >= 1024, "max JSON bytes must be at least 1024")
         _require(self.max_audio_seconds > 0, "max audio seconds must be positive")
+        _require(self.max_concurrent_uploads >= 1, "max concurrent uploads must be at least 1")
         _require(self.queue_size >= 1, "queue size must be at least 1")
         _require(self.batch_window_ms >= 0, "batch window must not be negative")
         _require(self.max_batch_size is None or self.max_batch_size >= 1, "max batch size >= 1")
@@ -159,6 +161,11 @@ _OPTIONS: Final[tuple[_Option, ...]] = (
     _Option("max_upload_bytes", int, "largest audio upload in bytes (default 25 MiB)"),
     _Option("max_json_bytes", int, "largest JSON request body in bytes (default 4 MiB)"),
     _Option("max_audio_seconds", float, "longest decoded upload in seconds (default 600)"),
+    _Option(
+        "max_concurrent_uploads",
+        int,
+        "uploads read or decoded at once; more are refused with 503 (default 16)",
+    ),
     _Option("queue_size", int, "requests waiting for a worker before 503 (default 64)"),
     _Option("batch_window_ms", float, "how long a batch waits for company (default 10 ms)"),
     _Option(

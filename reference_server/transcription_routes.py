@@ -28,17 +28,19 @@ _OPENAI_TEXT_FIELDS: Final = ("model", "language", "prompt", "response_format", 
 async def transcribe(request: Request) -> Response:
     server = server_of(request)
     transcriber = server.runtime.require_transcriber()
-    async with server.uploads.form(request, "audio") as (data, form):
-        language = text_field(form, "language") or request.query_params.get("language") or None
-    try:
-        TranscribeForm.model_validate({"audio": data, "language": language}, strict=False)
-    except ValidationError as exc:
-        raise ApiError(422, issues_from(exc), code="validation_error") from None
-    _check_language(transcriber, language, status=422)
-    upload = await server.uploads.decode(data, param="audio")
-    result, stats = await server.runtime.transcribe(
-        upload.samples, upload.sample_rate, {"language": language}
-    )
+    async with server.uploads.slot():
+        async with server.uploads.form(request, "audio") as (data, form):
+            language = text_field(form, "language") or request.query_params.get("language") or None
+        try:
+            TranscribeForm.model_validate({"audio": b"", "language": language}, strict=False)
+        except ValidationError as exc:
+            raise ApiError(422, issues_from(exc), code="validation_error") from None
+        _check_language(transcriber, language, status=422)
+        upload = await server.uploads.decode(data, param="audio")
+        del data
+        result, stats = await server.runtime.transcribe(
+            upload.samples, upload.sample_rate, {"language": language}
+        )
     _add_timings(request, stats)
     return Response(TranscribeResponse(text=result.text).model_dump_json(), media_type=JSON)
 
@@ -47,16 +49,25 @@ async def transcribe(request: Request) -> Response:
 async def openai_transcriptions(request: Request) -> Response:
     server = server_of(request)
     transcriber = server.runtime.require_transcriber()
-    async with server.uploads.form(request, "file") as (data, form):
-        fields = _openai_fields(form)
+    async with server.uploads.slot():
+        async with server.uploads.form(request, "file") as (data, form):
+            fields = _openai_fields(form)
+        return await _openai_transcribe(request, transcriber, data, fields)
+
+
+async def _openai_transcribe(
+    request: Request, transcriber: TranscriptionBackend, data: bytes, fields: dict[str, Any]
+) -> Response:
+    server = server_of(request)
     try:
-        parsed = OpenAITranscriptionForm.model_validate({"file": data, **fields}, strict=False)
+        parsed = OpenAITranscriptionForm.model_validate({"file": b"", **fields}, strict=False)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         param = str(first["loc"][0]) if first["loc"] else None
         raise ApiError(400, f"{param}: {first['msg']}", code=None, param=param) from None
     _check_language(transcriber, parsed.language, status=400)
     upload = await server.uploads.decode(data, param="file")
+    del data
     words = parsed.response_format == "verbose_json" and "word" in (
         parsed.timestamp_granularities or ()
     )

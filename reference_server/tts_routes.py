@@ -84,16 +84,20 @@ async def generate(request: Request) -> Response:
 async def create_voice_prompt(request: Request) -> Response:
     server = server_of(request)
     server.runtime.require_tts()
-    async with server.uploads.form(request, "audio") as (data, form):
-        reference_text = form.get("reference_text")
-        if not isinstance(reference_text, str):
-            if reference_text is not None:
-                raise ApiError(400, "'reference_text' must be a text field", param="reference_text")
-            reference_text = request.query_params.get("reference_text", "")
-    upload = await server.uploads.decode(data, param="audio")
-    prompt, stats = await server.runtime.create_voice_prompt(
-        upload.samples, upload.sample_rate, reference_text
-    )
+    async with server.uploads.slot():
+        async with server.uploads.form(request, "audio") as (data, form):
+            reference_text = form.get("reference_text")
+            if not isinstance(reference_text, str):
+                if reference_text is not None:
+                    raise ApiError(
+                        400, "'reference_text' must be a text field", param="reference_text"
+                    )
+                reference_text = request.query_params.get("reference_text", "")
+        upload = await server.uploads.decode(data, param="audio")
+        del data
+        prompt, stats = await server.runtime.create_voice_prompt(
+            upload.samples, upload.sample_rate, reference_text
+        )
     _add_timings(context(request), stats)
     body = VoicePromptResponse(voice_prompt=prompt).model_dump_json()
     return Response(body, media_type=JSON)

@@ -39,6 +39,9 @@ class ProbeBackend(SyntheticBackend):
         self.concurrent_calls = 0
         self.release = threading.Event()
         self.release.set()
+        self.prompt_release = threading.Event()
+        self.prompt_release.set()
+        self.prompt_started = threading.Semaphore(0)
         self.started = threading.Semaphore(0)
         self.crash_with: BaseException | None = None
         self._busy = threading.Lock()
@@ -64,6 +67,8 @@ class ProbeBackend(SyntheticBackend):
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
     ) -> dict[str, Any]:
         self.prompt_threads.append(threading.current_thread().name)
+        self.prompt_started.release()
+        self.prompt_release.wait(timeout=30)
         return super().create_voice_prompt(audio, sample_rate, reference_text)
 
 

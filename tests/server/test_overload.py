@@ -165,3 +165,30 @@ def test_a_transcriber_that_fails_to_load_degrades_the_server() -> None:
         )
         assert response.status_code == 503
         assert "retry-after" in response.headers
+
+
+def test_uploads_beyond_the_concurrent_limit_are_503() -> None:
+    tts = ProbeBackend()
+    with (
+        serve(_app(tts, max_concurrent_uploads=1)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        tts.prompt_release.clear()
+        first = pool.submit(_prompt, client)
+        assert tts.prompt_started.acquire(timeout=10)
+        with httpx.Client(base_url=url, timeout=10) as other:
+            refused = other.post(
+                "/v1/transcribe", files={"audio": ("a.wav", tone_wav(), "audio/wav")}
+            )
+            assert refused.status_code == 503
+            assert refused.json()["code"] == "uploads_busy"
+            assert refused.headers["retry-after"] == "1"
+            assert other.get("/health").status_code == 200
+        tts.prompt_release.set()
+        first.result(10)
+        # The slot is free again.
+        response = client.post(
+            "/v1/transcribe", files={"audio": ("a.wav", tone_wav(), "audio/wav")}
+        )
+        assert response.status_code == 200
