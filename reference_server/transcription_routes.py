@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 from conformance.models import OpenAITranscriptionForm, TranscribeForm, TranscribeResponse
 from reference_server.backends.base import TranscriptionBackend
 from reference_server.dependencies import context, guard_openai, guard_voicebox, server_of
+from reference_server.disconnect import unless_disconnected
 from reference_server.errors import ApiError, issues_from
 from reference_server.scheduler import JobStats
 from reference_server.transcripts import render
@@ -38,8 +39,9 @@ async def transcribe(request: Request) -> Response:
         _check_language(transcriber, language, status=422)
         upload = await server.uploads.decode(data, param="audio")
         del data
-        result, stats = await server.runtime.transcribe(
-            upload.samples, upload.sample_rate, {"language": language}
+        result, stats = await unless_disconnected(
+            request,
+            server.runtime.transcribe(upload.samples, upload.sample_rate, {"language": language}),
         )
     _add_timings(request, stats)
     return Response(TranscribeResponse(text=result.text).model_dump_json(), media_type=JSON)
@@ -77,7 +79,9 @@ async def _openai_transcribe(
         "temperature": parsed.temperature,
         "word_timestamps": words,
     }
-    result, stats = await server.runtime.transcribe(upload.samples, upload.sample_rate, options)
+    result, stats = await unless_disconnected(
+        request, server.runtime.transcribe(upload.samples, upload.sample_rate, options)
+    )
     _add_timings(request, stats)
     rendered = render(result, parsed.response_format, words=words)
     return Response(rendered.body, media_type=rendered.media_type)

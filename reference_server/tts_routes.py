@@ -19,6 +19,7 @@ from reference_server.backends.base import (
 )
 from reference_server.cache import CacheKey, prompt_hash
 from reference_server.dependencies import ServerState, context, guard_voicebox, server_of
+from reference_server.disconnect import unless_disconnected
 from reference_server.errors import ApiError, issues_from
 from reference_server.middleware import RequestContext
 from reference_server.scheduler import JobStats
@@ -72,9 +73,11 @@ async def generate(request: Request) -> Response:
         return encoded.body
 
     if prepared.cache_key is None:
-        payload = await produce()
+        payload = await unless_disconnected(request, produce())
     else:
-        payload, cached = await server.cache.get_or_create(prepared.cache_key, produce)
+        payload, cached = await unless_disconnected(
+            request, server.cache.get_or_create(prepared.cache_key, produce)
+        )
         if cached:
             ctx.add_timing("cache", desc="hit")
     return Response(payload, media_type=JSON)
@@ -95,8 +98,9 @@ async def create_voice_prompt(request: Request) -> Response:
                 reference_text = request.query_params.get("reference_text", "")
         upload = await server.uploads.decode(data, param="audio")
         del data
-        prompt, stats = await server.runtime.create_voice_prompt(
-            upload.samples, upload.sample_rate, reference_text
+        prompt, stats = await unless_disconnected(
+            request,
+            server.runtime.create_voice_prompt(upload.samples, upload.sample_rate, reference_text),
         )
     _add_timings(context(request), stats)
     body = VoicePromptResponse(voice_prompt=prompt).model_dump_json()
