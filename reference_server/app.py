@@ -118,7 +118,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _add_plain_routes(app: FastAPI) -> None:
     openapi_body = json.dumps(build_openapi(), indent=2, sort_keys=True).encode("utf-8")
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health(request: Request) -> Response:
         body, status = server_of(request).runtime.health()
         headers = {} if status == 200 else {"Retry-After": LOADING_RETRY_AFTER}

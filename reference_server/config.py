@@ -103,6 +103,22 @@ class _Option:
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
 
+    @property
+    def placeholder(self) -> str:
+        if self.metavar:
+            return self.metavar
+        for suffix, word in _UNITS:
+            if self.name.endswith(suffix):
+                return word
+        if self.parse in (int, _optional_int):
+            return "N"
+        if self.parse in (float, _optional_float):
+            return "X"
+        return self.name.split("_")[-1].upper()
+
+
+_UNITS: Final = (("_bytes", "BYTES"), ("_seconds", "SECONDS"), ("_s", "SECONDS"), ("_ms", "MS"))
+
 
 def _optional_int(text: str) -> int | None:
     return None if text.lower() in ("", "none", "off") else int(text)
@@ -181,11 +197,12 @@ _OPTIONS: Final[tuple[_Option, ...]] = (
         "whisper",
         str,
         "transcription model: auto (bundled tiny.en when installed), none, or a path/model id",
+        metavar="auto|none|MODEL",
     ),
     _Option("whisper_device", str, "device for transcription (default auto)"),
     _Option("shutdown_timeout_s", float, "grace period for in-flight requests on SIGTERM (30 s)"),
     _Option("log_level", _log_level, "critical, error, warning, info (default), debug or trace"),
-    _Option("access_log", _bool, "log one line per request (default true)"),
+    _Option("access_log", _bool, "log one line per request (default true)", metavar="BOOL"),
 )
 
 
@@ -213,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=option.name,
             type=_parser_type(option),
             default=argparse.SUPPRESS,
-            metavar=option.metavar or option.name.upper(),
+            metavar=option.placeholder,
             help=f"{option.help} [env: {envs}]",
         )
     return parser

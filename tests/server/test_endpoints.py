@@ -182,3 +182,9 @@ def test_unknown_path_and_method_answer_in_the_error_shape(harness: Harness) -> 
     wrong_method = harness.client.get("/v1/generate")
     assert wrong_method.status_code == 405
     ErrorBody.model_validate(wrong_method.json())
+
+
+def test_health_answers_head_for_load_balancers(harness: Harness) -> None:
+    response = harness.client.head("/health")
+    assert response.status_code == 200
+    assert response.content == b""
