@@ -147,7 +147,7 @@ def measure(
     )
 
 
-def _choose_backend(name: str) -> tuple[str, tuple[str, ...]]:
+def _choose_backend(name: str, model: str | None) -> tuple[str, tuple[str, ...]]:
     if name == "auto":
         try:
             ensure_available("espeak")
@@ -156,7 +156,7 @@ def _choose_backend(name: str) -> tuple[str, tuple[str, ...]]:
             name = "synthetic"
     if name == "synthetic":
         return name, ("--backend", "synthetic", "--backend-options", "latency_ms=500")
-    return name, ("--backend", name)
+    return name, ("--backend", name, *(("--model", model) if model else ()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,13 +164,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--backend", default="auto", help="auto (espeak if installed), espeak, synthetic"
     )
+    parser.add_argument("--model", help="model path or hub id (qwen)")
     parser.add_argument("--in-flight", type=int, default=8)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds under load")
     parser.add_argument("--interval-ms", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=1, help="server inference workers")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    backend, server_args = _choose_backend(args.backend)
+    backend, server_args = _choose_backend(args.backend, args.model)
     extra = ("--whisper", "none", "--access-log", "false", "--log-level", "warning",
              "--workers", str(args.workers), "--cache-bytes", "0")  # fmt: skip
     with ReferenceServerProcess(*server_args, *extra) as server:
