@@ -23,6 +23,7 @@ from reference_server.disconnect import unless_disconnected
 from reference_server.errors import ApiError, issues_from
 from reference_server.middleware import RequestContext
 from reference_server.scheduler import JobStats
+from reference_server.uploads import text_field
 
 __all__ = ["router"]
 
@@ -89,13 +90,9 @@ async def create_voice_prompt(request: Request) -> Response:
     server.runtime.require_tts()
     async with server.uploads.slot():
         async with server.uploads.form(request, "audio") as (data, form):
-            reference_text = form.get("reference_text")
-            if not isinstance(reference_text, str):
-                if reference_text is not None:
-                    raise ApiError(
-                        400, "'reference_text' must be a text field", param="reference_text"
-                    )
-                reference_text = request.query_params.get("reference_text", "")
+            reference_text = text_field(form, "reference_text")
+        if reference_text is None:  # the seed's server reads it from the query string
+            reference_text = request.query_params.get("reference_text", "")
         upload = await server.uploads.decode(data, param="audio")
         del data
         prompt, stats = await unless_disconnected(

@@ -188,3 +188,19 @@ def test_health_answers_head_for_load_balancers(harness: Harness) -> None:
     response = harness.client.head("/health")
     assert response.status_code == 200
     assert response.content == b""
+
+
+def test_reference_text_may_come_from_the_query_string(harness: Harness) -> None:
+    response = harness.client.post(
+        "/v1/create_voice_prompt?reference_text=hello",
+        files={"audio": ("ref.wav", tone_wav(), "audio/wav")},
+    )
+    assert response.status_code == 200
+    assert harness.tts.reference_texts[-1] == "hello"
+    harness.prompt()  # sends reference_text as a form field
+    assert harness.tts.reference_texts[-1] == "a reference"
+    as_file = harness.client.post(
+        "/v1/create_voice_prompt",
+        files={"audio": ("ref.wav", tone_wav(), "audio/wav"), "reference_text": ("t", b"x")},
+    )
+    assert as_file.status_code == 400
