@@ -78,6 +78,7 @@ def create_app(
             max_upload_bytes=config.max_upload_bytes,
             max_audio_seconds=config.max_audio_seconds,
             decoders=_DECODERS,
+            max_concurrent=config.max_concurrent_uploads,
         ),
         metrics=metrics,
     )
@@ -117,7 +118,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 def _add_plain_routes(app: FastAPI) -> None:
     openapi_body = json.dumps(build_openapi(), indent=2, sort_keys=True).encode("utf-8")
 
-    @app.get("/health")
+    @app.api_route("/health", methods=["GET", "HEAD"])
     async def health(request: Request) -> Response:
         body, status = server_of(request).runtime.health()
         headers = {} if status == 200 else {"Retry-After": LOADING_RETRY_AFTER}

@@ -40,6 +40,7 @@ class ServerConfig:
     max_upload_bytes: int = 25 * MiB
     max_json_bytes: int = 4 * MiB
     max_audio_seconds: float = 600.0
+    max_concurrent_uploads: int = 16
     queue_size: int = 64
     batch_window_ms: float = 10.0
     max_batch_size: int | None = None
@@ -61,6 +62,7 @@ class ServerConfig:
         _require(self.max_upload_bytes >= 1, "max upload bytes must be at least 1")
         _require(self.max_json_bytes >= 1024, "max JSON bytes must be at least 1024")
         _require(self.max_audio_seconds > 0, "max audio seconds must be positive")
+        _require(self.max_concurrent_uploads >= 1, "max concurrent uploads must be at least 1")
         _require(self.queue_size >= 1, "queue size must be at least 1")
         _require(self.batch_window_ms >= 0, "batch window must not be negative")
         _require(self.max_batch_size is None or self.max_batch_size >= 1, "max batch size >= 1")
@@ -100,6 +102,22 @@ class _Option:
     @property
     def env(self) -> str:
         return ENV_PREFIX + self.name.upper()
+
+    @property
+    def placeholder(self) -> str:
+        if self.metavar:
+            return self.metavar
+        for suffix, word in _UNITS:
+            if self.name.endswith(suffix):
+                return word
+        if self.parse in (int, _optional_int):
+            return "N"
+        if self.parse in (float, _optional_float):
+            return "X"
+        return self.name.split("_")[-1].upper()
+
+
+_UNITS: Final = (("_bytes", "BYTES"), ("_seconds", "SECONDS"), ("_s", "SECONDS"), ("_ms", "MS"))
 
 
 def _optional_int(text: str) -> int | None:
@@ -159,6 +177,11 @@ _OPTIONS: Final[tuple[_Option, ...]] = (
     _Option("max_upload_bytes", int, "largest audio upload in bytes (default 25 MiB)"),
     _Option("max_json_bytes", int, "largest JSON request body in bytes (default 4 MiB)"),
     _Option("max_audio_seconds", float, "longest decoded upload in seconds (default 600)"),
+    _Option(
+        "max_concurrent_uploads",
+        int,
+        "uploads read or decoded at once; more are refused with 503 (default 16)",
+    ),
     _Option("queue_size", int, "requests waiting for a worker before 503 (default 64)"),
     _Option("batch_window_ms", float, "how long a batch waits for company (default 10 ms)"),
     _Option(
@@ -174,11 +197,12 @@ _OPTIONS: Final[tuple[_Option, ...]] = (
         "whisper",
         str,
         "transcription model: auto (bundled tiny.en when installed), none, or a path/model id",
+        metavar="auto|none|MODEL",
     ),
     _Option("whisper_device", str, "device for transcription (default auto)"),
     _Option("shutdown_timeout_s", float, "grace period for in-flight requests on SIGTERM (30 s)"),
     _Option("log_level", _log_level, "critical, error, warning, info (default), debug or trace"),
-    _Option("access_log", _bool, "log one line per request (default true)"),
+    _Option("access_log", _bool, "log one line per request (default true)", metavar="BOOL"),
 )
 
 
@@ -206,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=option.name,
             type=_parser_type(option),
             default=argparse.SUPPRESS,
-            metavar=option.metavar or option.name.upper(),
+            metavar=option.placeholder,
             help=f"{option.help} [env: {envs}]",
         )
     return parser

@@ -11,6 +11,7 @@ from starlette.datastructures import FormData
 from conformance.models import OpenAITranscriptionForm, TranscribeForm, TranscribeResponse
 from reference_server.backends.base import TranscriptionBackend
 from reference_server.dependencies import context, guard_openai, guard_voicebox, server_of
+from reference_server.disconnect import unless_disconnected
 from reference_server.errors import ApiError, issues_from
 from reference_server.scheduler import JobStats
 from reference_server.transcripts import render
@@ -28,17 +29,20 @@ _OPENAI_TEXT_FIELDS: Final = ("model", "language", "prompt", "response_format", 
 async def transcribe(request: Request) -> Response:
     server = server_of(request)
     transcriber = server.runtime.require_transcriber()
-    async with server.uploads.form(request, "audio") as (data, form):
-        language = text_field(form, "language") or request.query_params.get("language") or None
-    try:
-        TranscribeForm.model_validate({"audio": data, "language": language}, strict=False)
-    except ValidationError as exc:
-        raise ApiError(422, issues_from(exc), code="validation_error") from None
-    _check_language(transcriber, language, status=422)
-    upload = await server.uploads.decode(data, param="audio")
-    result, stats = await server.runtime.transcribe(
-        upload.samples, upload.sample_rate, {"language": language}
-    )
+    async with server.uploads.slot():
+        async with server.uploads.form(request, "audio") as (data, form):
+            language = text_field(form, "language") or request.query_params.get("language") or None
+        try:
+            TranscribeForm.model_validate({"audio": b"", "language": language}, strict=False)
+        except ValidationError as exc:
+            raise ApiError(422, issues_from(exc), code="validation_error") from None
+        _check_language(transcriber, language, status=422)
+        upload = await server.uploads.decode(data, param="audio")
+        del data
+        result, stats = await unless_disconnected(
+            request,
+            server.runtime.transcribe(upload.samples, upload.sample_rate, {"language": language}),
+        )
     _add_timings(request, stats)
     return Response(TranscribeResponse(text=result.text).model_dump_json(), media_type=JSON)
 
@@ -47,16 +51,25 @@ async def transcribe(request: Request) -> Response:
 async def openai_transcriptions(request: Request) -> Response:
     server = server_of(request)
     transcriber = server.runtime.require_transcriber()
-    async with server.uploads.form(request, "file") as (data, form):
-        fields = _openai_fields(form)
+    async with server.uploads.slot():
+        async with server.uploads.form(request, "file") as (data, form):
+            fields = _openai_fields(form)
+        return await _openai_transcribe(request, transcriber, data, fields)
+
+
+async def _openai_transcribe(
+    request: Request, transcriber: TranscriptionBackend, data: bytes, fields: dict[str, Any]
+) -> Response:
+    server = server_of(request)
     try:
-        parsed = OpenAITranscriptionForm.model_validate({"file": data, **fields}, strict=False)
+        parsed = OpenAITranscriptionForm.model_validate({"file": b"", **fields}, strict=False)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         param = str(first["loc"][0]) if first["loc"] else None
         raise ApiError(400, f"{param}: {first['msg']}", code=None, param=param) from None
     _check_language(transcriber, parsed.language, status=400)
     upload = await server.uploads.decode(data, param="file")
+    del data
     words = parsed.response_format == "verbose_json" and "word" in (
         parsed.timestamp_granularities or ()
     )
@@ -66,7 +79,9 @@ async def openai_transcriptions(request: Request) -> Response:
         "temperature": parsed.temperature,
         "word_timestamps": words,
     }
-    result, stats = await server.runtime.transcribe(upload.samples, upload.sample_rate, options)
+    result, stats = await unless_disconnected(
+        request, server.runtime.transcribe(upload.samples, upload.sample_rate, options)
+    )
     _add_timings(request, stats)
     rendered = render(result, parsed.response_format, words=words)
     return Response(rendered.body, media_type=rendered.media_type)

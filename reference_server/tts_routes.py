@@ -11,19 +11,19 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
-from conformance.codec import encode_response
 from conformance.models import GenerateRequest, VoicePromptResponse
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
-    Synthesis,
     TTSBackend,
 )
 from reference_server.cache import CacheKey, prompt_hash
 from reference_server.dependencies import ServerState, context, guard_voicebox, server_of
+from reference_server.disconnect import unless_disconnected
 from reference_server.errors import ApiError, issues_from
 from reference_server.middleware import RequestContext
 from reference_server.scheduler import JobStats
+from reference_server.uploads import text_field
 
 __all__ = ["router"]
 
@@ -65,14 +65,20 @@ async def generate(request: Request) -> Response:
     )
 
     async def produce() -> bytes:
-        synthesis, stats = await server.runtime.generate(job)
-        _add_timings(ctx, stats)
-        return await anyio.to_thread.run_sync(_encode, synthesis)
+        encoded, stats = await server.runtime.generate(job)
+        ctx.add_timing("queue", stats.queue_s)
+        ctx.add_timing("inference", stats.inference_s - encoded.batch_encode_s)
+        ctx.add_timing("encode", encoded.encode_s)
+        if stats.batch_size > 1:
+            ctx.add_timing("batch", desc=str(stats.batch_size))
+        return encoded.body
 
     if prepared.cache_key is None:
-        payload = await produce()
+        payload = await unless_disconnected(request, produce())
     else:
-        payload, cached = await server.cache.get_or_create(prepared.cache_key, produce)
+        payload, cached = await unless_disconnected(
+            request, server.cache.get_or_create(prepared.cache_key, produce)
+        )
         if cached:
             ctx.add_timing("cache", desc="hit")
     return Response(payload, media_type=JSON)
@@ -82,16 +88,17 @@ async def generate(request: Request) -> Response:
 async def create_voice_prompt(request: Request) -> Response:
     server = server_of(request)
     server.runtime.require_tts()
-    async with server.uploads.form(request, "audio") as (data, form):
-        reference_text = form.get("reference_text")
-        if not isinstance(reference_text, str):
-            if reference_text is not None:
-                raise ApiError(400, "'reference_text' must be a text field", param="reference_text")
+    async with server.uploads.slot():
+        async with server.uploads.form(request, "audio") as (data, form):
+            reference_text = text_field(form, "reference_text")
+        if reference_text is None:  # the seed's server reads it from the query string
             reference_text = request.query_params.get("reference_text", "")
-    upload = await server.uploads.decode(data, param="audio")
-    prompt, stats = await server.runtime.create_voice_prompt(
-        upload.samples, upload.sample_rate, reference_text
-    )
+        upload = await server.uploads.decode(data, param="audio")
+        del data
+        prompt, stats = await unless_disconnected(
+            request,
+            server.runtime.create_voice_prompt(upload.samples, upload.sample_rate, reference_text),
+        )
     _add_timings(context(request), stats)
     body = VoicePromptResponse(voice_prompt=prompt).model_dump_json()
     return Response(body, media_type=JSON)
@@ -163,16 +170,9 @@ def _refuse_prompt(message: str) -> NoReturn:
     raise ApiError(422, message, code="invalid_voice_prompt") from None
 
 
-def _encode(synthesis: Synthesis) -> bytes:
-    response = encode_response(synthesis.samples, synthesis.sample_rate, "float32")
-    return response.model_dump_json().encode("ascii")
-
-
 def _add_timings(ctx: RequestContext, stats: JobStats) -> None:
     ctx.add_timing("queue", stats.queue_s)
     ctx.add_timing("inference", stats.inference_s)
-    if stats.batch_size > 1:
-        ctx.add_timing("batch", desc=str(stats.batch_size))
 
 
 def _is_json(content_type: str) -> bool:

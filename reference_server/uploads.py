@@ -46,11 +46,41 @@ class DecodedUpload:
 class UploadReader:
     """Reads one audio file part out of a multipart request and decodes it."""
 
-    def __init__(self, *, max_upload_bytes: int, max_audio_seconds: float, decoders: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_upload_bytes: int,
+        max_audio_seconds: float,
+        decoders: int,
+        max_concurrent: int,
+    ) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_audio_seconds = max_audio_seconds
+        self.max_concurrent = max_concurrent
         self._decoders = decoders
         self._limiter: anyio.CapacityLimiter | None = None
+        self._active = 0
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold one of ``max_concurrent`` upload slots for a whole request, or refuse it with
+        503 before its body is read: uploads in memory (raw and decoded) stay bounded."""
+        if self._active >= self.max_concurrent:
+            raise ApiError(
+                503,
+                "the server is handling as many uploads as it takes; retry shortly",
+                code="uploads_busy",
+                headers={"Retry-After": "1"},
+            )
+        self._active += 1
+        try:
+            yield
+        finally:
+            self._active -= 1
 
     @asynccontextmanager
     async def form(

@@ -36,9 +36,13 @@ class ProbeBackend(SyntheticBackend):
         super().__init__(max_batch_size=max_batch_size, latency_s=latency_s)
         self.batches: list[list[str]] = []
         self.prompt_threads: list[str] = []
+        self.reference_texts: list[str] = []
         self.concurrent_calls = 0
         self.release = threading.Event()
         self.release.set()
+        self.prompt_release = threading.Event()
+        self.prompt_release.set()
+        self.prompt_started = threading.Semaphore(0)
         self.started = threading.Semaphore(0)
         self.crash_with: BaseException | None = None
         self._busy = threading.Lock()
@@ -64,6 +68,9 @@ class ProbeBackend(SyntheticBackend):
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
     ) -> dict[str, Any]:
         self.prompt_threads.append(threading.current_thread().name)
+        self.reference_texts.append(reference_text)
+        self.prompt_started.release()
+        self.prompt_release.wait(timeout=30)
         return super().create_voice_prompt(audio, sample_rate, reference_text)
 
 

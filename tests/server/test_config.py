@@ -85,3 +85,16 @@ def test_help_names_every_flag_and_its_variable() -> None:
         flag = "--" + name.replace("_", "-")
         assert flag in text, flag
         assert "VOICEBOX_REF_" + name.upper() in text.replace("\n", "").replace(" ", ""), name
+
+
+def test_the_readme_documents_every_setting() -> None:
+    from pathlib import Path
+
+    from reference_server.config import _OPTIONS
+
+    readme = (Path(__file__).resolve().parents[2] / "reference_server" / "README.md").read_text(
+        encoding="utf-8"
+    )
+    for option in _OPTIONS:
+        assert f"`{option.flag} " in readme, option.flag
+        assert f"`{option.env}`" in readme, option.env

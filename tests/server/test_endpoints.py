@@ -148,7 +148,9 @@ def test_every_response_carries_id_instance_and_timing(harness: Harness) -> None
 def test_generation_reports_queue_and_inference_time(harness: Harness) -> None:
     body = {"text": "Timing.", "voice_prompt": harness.prompt()}
     timing = harness.client.post("/v1/generate", json=body).headers["server-timing"]
-    assert re.search(r"queue;dur=\d+\.\d, inference;dur=\d+\.\d, app;dur=\d+\.\d", timing)
+    assert re.search(
+        r"queue;dur=\d+\.\d, inference;dur=\d+\.\d, encode;dur=\d+\.\d, app;dur=\d+\.\d", timing
+    )
 
 
 def test_sane_request_id_is_honoured_and_insane_replaced(harness: Harness) -> None:
@@ -180,3 +182,25 @@ def test_unknown_path_and_method_answer_in_the_error_shape(harness: Harness) -> 
     wrong_method = harness.client.get("/v1/generate")
     assert wrong_method.status_code == 405
     ErrorBody.model_validate(wrong_method.json())
+
+
+def test_health_answers_head_for_load_balancers(harness: Harness) -> None:
+    response = harness.client.head("/health")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+def test_reference_text_may_come_from_the_query_string(harness: Harness) -> None:
+    response = harness.client.post(
+        "/v1/create_voice_prompt?reference_text=hello",
+        files={"audio": ("ref.wav", tone_wav(), "audio/wav")},
+    )
+    assert response.status_code == 200
+    assert harness.tts.reference_texts[-1] == "hello"
+    harness.prompt()  # sends reference_text as a form field
+    assert harness.tts.reference_texts[-1] == "a reference"
+    as_file = harness.client.post(
+        "/v1/create_voice_prompt",
+        files={"audio": ("ref.wav", tone_wav(), "audio/wav"), "reference_text": ("t", b"x")},
+    )
+    assert as_file.status_code == 400

@@ -165,3 +165,61 @@ def test_a_transcriber_that_fails_to_load_degrades_the_server() -> None:
         )
         assert response.status_code == 503
         assert "retry-after" in response.headers
+
+
+def test_uploads_beyond_the_concurrent_limit_are_503() -> None:
+    tts = ProbeBackend()
+    with (
+        serve(_app(tts, max_concurrent_uploads=1)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        tts.prompt_release.clear()
+        first = pool.submit(_prompt, client)
+        assert tts.prompt_started.acquire(timeout=10)
+        with httpx.Client(base_url=url, timeout=10) as other:
+            refused = other.post(
+                "/v1/transcribe", files={"audio": ("a.wav", tone_wav(), "audio/wav")}
+            )
+            assert refused.status_code == 503
+            assert refused.json()["code"] == "uploads_busy"
+            assert refused.headers["retry-after"] == "1"
+            assert other.get("/health").status_code == 200
+        tts.prompt_release.set()
+        first.result(10)
+        # The slot is free again.
+        response = client.post(
+            "/v1/transcribe", files={"audio": ("a.wav", tone_wav(), "audio/wav")}
+        )
+        assert response.status_code == 200
+
+
+def test_a_queued_job_is_dropped_when_its_client_hangs_up() -> None:
+    tts = ProbeBackend()
+    with (
+        serve(_app(tts)) as url,
+        httpx.Client(base_url=url, timeout=30) as client,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        prompt = _prompt(client)
+        tts.release.clear()
+        running = pool.submit(
+            client.post, "/v1/generate", json={"text": "running", "voice_prompt": prompt}
+        )
+        assert tts.started.acquire(timeout=10)
+        with httpx.Client(base_url=url, timeout=0.5) as impatient:
+            try:
+                impatient.post("/v1/generate", json={"text": "gives up", "voice_prompt": prompt})
+            except httpx.TimeoutException:
+                pass
+            else:
+                raise AssertionError("the request should have timed out on the client")
+        deadline = time.monotonic() + 10
+        while 'voicebox_queue_depth{queue="tts"} 0.0' not in client.get("/metrics").text:
+            assert time.monotonic() < deadline, "the abandoned job stayed queued"
+            time.sleep(0.02)
+        tts.release.set()
+        assert running.result(10).status_code == 200
+        assert [batch for batch in tts.batches] == [["running"]]
+        metrics = client.get("/metrics").text
+        assert 'endpoint="/v1/generate",method="POST",status="499"' in metrics
