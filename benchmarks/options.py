@@ -16,6 +16,7 @@ from benchmarks.scenarios import (
     SeedPolicy,
     api_key_from_env,
     default_references,
+    default_transcription_audio,
     load_corpus,
     load_references,
     parse_mix,
@@ -64,6 +65,13 @@ def add_scenario_arguments(parser: _Parser, *, locust: bool = False) -> None:
     )
     secret: dict[str, Any] = {"is_secret": True} if locust else {}
     parser.add_argument(
+        "--transcribe-audio",
+        action="append",
+        default=[],
+        help="audio file for the transcribe operation; repeatable (default: the kit's bundled "
+        "transcription clips, else the references)",
+    )
+    parser.add_argument(
         "--api-key",
         default=api_key_from_env(),
         help="X-API-Key (default: $TTS_API_KEY)",
@@ -105,10 +113,17 @@ def add_verdict_arguments(parser: _Parser) -> None:
 
 def scenario_settings(options: Any) -> ScenarioSettings:
     references = load_references(options.reference) if options.reference else default_references()
+    if options.transcribe_audio:
+        transcription = load_references(options.transcribe_audio)
+    elif options.reference:
+        transcription = references
+    else:
+        transcription = default_transcription_audio()
     return ScenarioSettings(
         scenario=cast(ScenarioName, options.scenario),
         texts=tuple(load_corpus(options.corpus or None)),
         references=tuple(references),
+        transcription_audio=tuple(transcription),
         language=options.language,
         api_key=options.api_key or None,
         seed_policy=cast(SeedPolicy, options.seed_policy),
