@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import random
 import sys
@@ -102,6 +101,7 @@ class LoadOutcome:
     client_cpu_peak: float
     health: tuple[dict[str, Any] | None, str | None] = (None, None)
     notes: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def schedule_offsets(
@@ -387,15 +387,26 @@ async def run_load(
     async with runner.client() as client:
         await runner.setup(client)
         started_at = time.time()
+        began = time.perf_counter()
+        interrupted, lost = False, 0
         with _CpuMeter() as cpu:
-            if offsets is not None:
-                start = await runner.open_loop(client, offsets)
-            else:
-                start = await runner.closed_loop(client)
+            try:
+                if offsets is not None:
+                    start = await runner.open_loop(client, offsets)
+                else:
+                    start = await runner.closed_loop(client)
+            except asyncio.CancelledError:  # Ctrl-C: keep what was measured, say so
+                interrupted, start = True, began + _LEAD_S
+                lost = len(runner.in_flight)
+                for task in list(runner.in_flight):
+                    task.cancel()
     ended_at = time.time()
     runner.records.sort(key=lambda r: r.intended_at)
+    notes = []
+    if interrupted:
+        notes.append(f"interrupted after {ended_at - started_at:.1f} s; {lost} in flight lost")
     span = None
-    if offsets:
+    if offsets and not interrupted:
         # How long sending took, stretched by how late the last request left.
         span = config.duration_s + max(0.0, runner.last_sent - (start + offsets[-1]))
     return LoadOutcome(
@@ -409,6 +420,8 @@ async def run_load(
         client_cpu=cpu.fraction,
         client_cpu_peak=cpu.peak,
         health=health,
+        notes=notes,
+        interrupted=interrupted,
     )
 
 
@@ -423,9 +436,12 @@ def build_result(
     command: Sequence[str] | None = None,
 ) -> RunResult:
     config = outcome.config
+    duration = config.duration_s
+    if outcome.interrupted:
+        duration = min(duration, max(1e-3, outcome.ended_at - outcome.started_at))
     summary = summarize(
         outcome.records,
-        config.duration_s,
+        duration,
         slo_ms=slo_latency_ms,
         check_fraction=check_fraction,
     )
@@ -437,6 +453,9 @@ def build_result(
         open_loop=config.mode == "open",
         send_span_s=outcome.send_span_s,
     )
+    if outcome.interrupted:
+        report.valid = False
+        report.reasons.insert(0, outcome.notes[0])
     seeds: dict[str, int | str | None] = {
         "schedule": config.seed if config.mode == "open" else None,
         "requests": settings.seed,
@@ -550,6 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted before the measured window began; nothing to report", file=sys.stderr)
+        return 130
     result = build_result(
         outcome,
         settings,
@@ -570,5 +592,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main())
+    sys.exit(main())

@@ -107,6 +107,11 @@ def add_verdict_arguments(parser: _Parser) -> None:
     parser.add_argument(
         "--max-error-ratio", type=_fraction, help="fail (exit 1) above this error ratio"
     )
+    parser.add_argument(
+        "--slo-operation",
+        choices=["generate", "create_voice_prompt", "transcribe", "health"],
+        help="apply the SLO to this operation only (e.g. health in health-under-load)",
+    )
     parser.add_argument("--min-duration", type=float, default=20.0, help="validity: seconds")
     parser.add_argument("--min-requests", type=int, default=100, help="validity: requests")
 
@@ -137,6 +142,7 @@ def slo_thresholds(options: Any) -> SloThresholds:
         p95_ms=_number(options.slo_p95_ms),
         p99_ms=_number(options.slo_p99_ms),
         max_error_ratio=_number(options.max_error_ratio),
+        operation=options.slo_operation or None,
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.processes import REPO_ROOT, python_env
 from benchmarks.results import RunResult, SelfCheckReport, load_document
+from benchmarks.testing_provider import server_log
 
 pytestmark = pytest.mark.slow
 
@@ -83,3 +84,34 @@ def test_selfcheck_compares_with_wrk_and_reports_schedule_accuracy(tmp_path: Pat
     (accuracy,) = report.schedule_accuracy
     assert accuracy["target_rps"] == 50
     assert accuracy["achieved_rps"] > 0
+
+
+@pytest.mark.parametrize("provider", [["--service", "fixed:20"]], indirect=True)
+def test_ctrl_c_keeps_what_was_measured_and_marks_it_invalid(provider: str, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "run.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.openloop", "--host", provider, "--rate", "20",
+         "--duration", "30", "--out", str(out)],
+        cwd=REPO_ROOT, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # interrupt once the load is under way
+            if sum(e["path"] == "/v1/generate" for e in server_log(provider)) >= 20:
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0
+    document = load_document(out)
+    assert isinstance(document, RunResult)
+    assert not document.validity.valid
+    assert document.validity.reasons[0].startswith("interrupted after")
+    assert 10 <= document.summary.requests < 100
+    assert document.summary.duration_s < 10
+    assert "INVALID: interrupted" in stdout

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 def test_quit_gate_fails_an_slo_on_exact_percentiles(provider: str, tmp_path: Path) -> None:
     run = run_locust(
         provider, tmp_path, users=2, run_time_s=3,
-        extra=["--slo-p95-ms", "5", "--check-fraction", "1", "--slo-latency-ms", "1000"],
+        extra=["--slo-p95-ms", "5", "--check-fraction", "1", "--slo-latency-ms", "1000",
+               "--html", str(tmp_path / "report.html")],
     )  # fmt: skip
     assert run.returncode == 1
     result = run.result
@@ -34,6 +35,7 @@ def test_quit_gate_fails_an_slo_on_exact_percentiles(provider: str, tmp_path: Pa
     assert summary.goodput is not None
     assert summary.goodput.within_slo == summary.ok
     assert summary.audio_seconds > 0
+    assert (tmp_path / "report.html").stat().st_size > 0
     csv_text = (tmp_path / "locust_voicebox.csv").read_text()
     assert csv_text.startswith("name,requests,ok,errors,p50_ms")
 
