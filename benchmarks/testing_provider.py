@@ -370,7 +370,6 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.testing_provider")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--fd", type=int, help="serve on this inherited, listening socket")
     parser.add_argument("--instance-id", default="test-0")
     parser.add_argument("--service", default="fixed:20", help="fixed:MS, uniform:A:B, ...")
     parser.add_argument("--service-scale", type=float, default=1.0, help="multiply every draw")
@@ -416,13 +415,10 @@ def main(argv: list[str] | None = None) -> None:
         seconds_per_char=options.seconds_per_char,
     )
     app = create_app(config)
-    server_options: dict[str, Any] = {"log_level": "warning", "access_log": False}
-    if options.fd is not None:
-        server_options["fd"] = options.fd
-    else:
-        server_options.update(host=options.host, port=options.port)
     try:
-        uvicorn.run(app, **server_options)
+        uvicorn.run(
+            app, host=options.host, port=options.port, log_level="warning", access_log=False
+        )
     finally:
         if options.log_file:
             with open(options.log_file, "w", encoding="utf-8") as handle:

@@ -115,3 +115,11 @@ def test_ctrl_c_keeps_what_was_measured_and_marks_it_invalid(provider: str, tmp_
     assert 10 <= document.summary.requests < 100
     assert document.summary.duration_s < 10
     assert "INVALID: interrupted" in stdout
+
+
+def test_committed_schema_matches_the_models() -> None:
+    completed = _cli("benchmarks.results")
+    committed = (REPO_ROOT / "benchmarks" / "results.schema.json").read_text()
+    assert json.loads(completed.stdout) == json.loads(committed), (
+        "regenerate: python -m benchmarks.results > benchmarks/results.schema.json"
+    )
