@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import shlex
 import sys
 import tempfile
 import threading
@@ -31,7 +32,7 @@ from pathlib import Path
 from benchmarks.nginx import RATIONALE, Balance, NginxConfig, nginx_version, run_nginx
 from benchmarks.openloop import LoadConfig, run_load
 from benchmarks.processes import ManagedProcess, free_port, provider_command, wait_http_ok
-from benchmarks.provenance import provenance
+from benchmarks.provenance import provenance, redact
 from benchmarks.results import (
     BackendShare,
     ErrorBurst,
@@ -232,7 +233,10 @@ def run_suite(config: LbConfig, workdir: Path) -> LoadBalanceReport:
             notes=["Figures are provisional when the machine's CPUs are shared."],
         ),
         backends=config.backends,
-        backend_command=[config.backend_cmd, config.slow_command()],
+        backend_command=[
+            " ".join(redact(shlex.split(config.backend_cmd))),
+            " ".join(redact(shlex.split(config.slow_command()))),
+        ],
         nginx=NginxSettings(
             version=nginx_version(),
             balance="round_robin (least_conn in the slow-backend comparison)",

@@ -16,7 +16,27 @@ import httpx
 from benchmarks.results import ClientHost, Provenance
 from conformance import SPEC_VERSION, __version__
 
-__all__ = ["client_host", "fetch_health", "provenance"]
+__all__ = ["client_host", "fetch_health", "provenance", "redact"]
+
+_SECRET_OPTIONS = ("--api-key",)
+
+
+def redact(argv: Sequence[str]) -> list[str]:
+    """argv with secrets replaced: results documents get shared, keys must not be."""
+    result: list[str] = []
+    hide_next = False
+    for arg in argv:
+        if hide_next:
+            result.append("***")
+            hide_next = False
+        elif arg in _SECRET_OPTIONS:
+            result.append(arg)
+            hide_next = True
+        elif arg.startswith(tuple(f"{o}=" for o in _SECRET_OPTIONS)):
+            result.append(arg.split("=", 1)[0] + "=***")
+        else:
+            result.append(arg)
+    return result
 
 
 def _cpu_model() -> str:
@@ -68,7 +88,7 @@ def provenance(
         tool=tool,
         kit_version=__version__,
         spec_version=SPEC_VERSION,
-        command=list(command if command is not None else sys.argv),
+        command=redact(command if command is not None else sys.argv),
         target=target,
         scenario=scenario,
         seeds=dict(seeds or {}),

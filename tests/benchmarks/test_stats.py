@@ -141,3 +141,13 @@ def test_health_that_is_not_ready_is_a_failure() -> None:
     assert not outcome.ok
     assert outcome.error_class == "not_ready"
     assert not math.isnan(0.0)
+
+
+def test_api_keys_never_reach_the_results_document() -> None:
+    from benchmarks.provenance import provenance, redact
+
+    assert redact(["x", "--api-key", "s3cret", "--api-key=s3cret", "--rate", "5"]) == [
+        "x", "--api-key", "***", "--api-key=***", "--rate", "5",
+    ]  # fmt: skip
+    document = provenance("t", "http://h", started_at=0.0, command=["--api-key", "s3cret"])
+    assert "s3cret" not in document.model_dump_json()
