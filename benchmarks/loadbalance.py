@@ -176,8 +176,8 @@ def measure_failover(config: LbConfig, workdir: Path) -> FailoverResult:
         victim = backends[0]
 
         def kill() -> None:
+            victim.process.kill()  # returns once the process is gone
             killed_at.append(time.time())
-            victim.process.kill()
 
         timer = threading.Timer(config.kill_at_s, kill)
         started = time.time()

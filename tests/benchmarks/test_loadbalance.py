@@ -69,26 +69,27 @@ def test_share_scaling_failover_and_slow_backend(tmp_path: Path) -> None:
 
     assert report.share is not None
     assert report.share.unattributed == 0
-    assert sum(report.share.requests.values()) == report.share.run.ok == 120
-    assert report.share.max_deviation <= 0.05  # round robin
+    assert sum(report.share.requests.values()) == report.share.run.ok == 120, report.share
+    assert report.share.max_deviation <= 0.05, report.share.requests  # round robin
 
     one, two = report.scaling
-    assert two.ok_rps > 1.5 * one.ok_rps
+    assert two.ok_rps > 1.3 * one.ok_rps, report.scaling  # measured about 2x on an idle machine
 
     failover = report.failover
     assert failover is not None
     assert failover.killed == "b0"
-    assert set(failover.requests_after_kill_by_backend) <= {"b1", "none"}
-    assert failover.burst.errors == failover.run.errors <= 3  # only requests in flight on b0
-    assert failover.run.ok + failover.run.errors == failover.run.requests == 120
+    after = failover.requests_after_kill_by_backend
+    assert set(after) <= {"b1", "none"}, failover
+    assert failover.burst.errors == failover.run.errors <= 3, failover  # those in flight on b0
+    assert failover.run.ok + failover.run.errors == failover.run.requests == 120, failover
 
     slow = report.slow_backend
     assert slow is not None
     round_robin, least_conn = slow.by_policy["round_robin"], slow.by_policy["least_conn"]
     assert round_robin.latency is not None
     assert least_conn.latency is not None
-    assert least_conn.latency.p99 < round_robin.latency.p99
-    assert least_conn.served_by["b0"] < round_robin.served_by["b0"]
+    assert least_conn.latency.p99 < round_robin.latency.p99, slow
+    assert least_conn.served_by["b0"] < round_robin.served_by["b0"], slow
 
 
 REFERENCE_SERVER = (
