@@ -131,18 +131,28 @@ def audio_seconds(audio: str, sample_rate: int, dtype: str) -> float:
 
 
 def check_audio_samples(samples: np.ndarray[Any, Any], sample_rate: int) -> tuple[str, str] | None:
-    """The invariants the codec does not check: not silent (AUD-7). ``None`` when fine."""
-    window = max(1, int(sample_rate * _WINDOW_S))
-    power = np.square(samples.astype(np.float64))
+    """The invariants the codec does not check: not silent (AUD-7). ``None`` when fine.
+
+    The loudest window is searched at 25 ms hops rather than per sample: a load-time sample
+    check, not the conformance suite's exact judgement.
+    """
+    window = max(2, int(sample_rate * _WINDOW_S))
+    power = np.square(samples, dtype=np.float32)
     if power.size <= window:
-        loudest = float(np.mean(power))
-    else:
-        sums = np.convolve(power, np.ones(window), mode="valid") / window
-        loudest = float(sums.max())
+        loudest = float(np.mean(power, dtype=np.float64))
+    else:  # 50 ms blocks at 25 ms hops: cheap enough to run under load
+        loudest = max(_block_max(power, window), _block_max(power[window // 2 :], window))
     level = 10 * math.log10(loudest) if loudest > 0 else -math.inf
     if level < SILENCE_DBFS:
         return "AUD-7", f"silent: the loudest 50 ms window is {level:.1f} dBFS"
     return None
+
+
+def _block_max(power: np.ndarray[Any, Any], window: int) -> float:
+    usable = power.size // window * window
+    if usable == 0:
+        return 0.0
+    return float(power[:usable].reshape(-1, window).mean(axis=1, dtype=np.float64).max())
 
 
 def parse_server_timing(header: str | None) -> dict[str, float]:
