@@ -41,7 +41,7 @@ from benchmarks.provenance import fetch_health, provenance
 from benchmarks.responses import Outcome, interpret, parse_server_timing
 from benchmarks.results import RequestRecord, RunResult, write_document
 from benchmarks.scenarios import PreparedRequest, RequestFactory, ScenarioSettings
-from benchmarks.stats import summarize
+from benchmarks.stats import distribution, summarize
 from benchmarks.verdicts import (
     SloThresholds,
     ValidityThresholds,
@@ -62,6 +62,7 @@ __all__ = [
 Schedule = Literal["poisson", "constant"]
 _LEAD_S: Final = 0.05
 _SHARD: Final = 8
+_PROBE_S: Final = 0.005
 _DRAIN_GRACE_S: Final = 5.0
 
 
@@ -99,6 +100,7 @@ class LoadOutcome:
     send_span_s: float | None
     client_cpu: float
     client_cpu_peak: float
+    loop_lag_ms: list[float] = field(default_factory=list)
     health: tuple[dict[str, Any] | None, str | None] = (None, None)
     notes: list[str] = field(default_factory=list)
     interrupted: bool = False
@@ -343,12 +345,16 @@ class _Runner:
 
 
 class _CpuMeter:
-    """Client CPU as a fraction of one core: over the whole run, and the busiest second."""
+    """Client CPU as a fraction of one core (over the run, and the busiest second), and the
+    event loop's lag: how late a 5 ms sleep wakes up. A busy or CPU-starved client stamps
+    responses late, so the lag is the harness's own error bar."""
 
     def __init__(self) -> None:
         self.process = psutil.Process()
         self.peak = 0.0
+        self.lags_ms: list[float] = []
         self._task: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
 
     def _cpu(self) -> float:
         times = self.process.cpu_times()
@@ -362,14 +368,24 @@ class _CpuMeter:
             self.peak = max(self.peak, (cpu - last_cpu) / (wall - last_wall))
             last_cpu, last_wall = cpu, wall
 
+    async def _lag(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(_PROBE_S)
+            self.lags_ms.append(max(0.0, (time.perf_counter() - before - _PROBE_S) * 1000))
+            await asyncio.sleep(_PROBE_S)
+
     def __enter__(self) -> _CpuMeter:
         self.cpu0, self.wall0 = self._cpu(), time.perf_counter()
-        self._task = asyncio.get_running_loop().create_task(self._sample())
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._sample())
+        self._probe = loop.create_task(self._lag())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._probe):
+            if task is not None:
+                task.cancel()
         self.fraction = (self._cpu() - self.cpu0) / max(1e-9, time.perf_counter() - self.wall0)
 
 
@@ -419,6 +435,7 @@ async def run_load(
         send_span_s=span,
         client_cpu=cpu.fraction,
         client_cpu_peak=cpu.peak,
+        loop_lag_ms=cpu.lags_ms,
         health=health,
         notes=notes,
         interrupted=interrupted,
@@ -445,10 +462,12 @@ def build_result(
         slo_ms=slo_latency_ms,
         check_fraction=check_fraction,
     )
+    lag = distribution(outcome.loop_lag_ms)
     report = check_validity(
         summary,
         validity or ValidityThresholds(),
         client_cpu=outcome.client_cpu,
+        loop_lag=lag,
         scheduled=outcome.scheduled,
         open_loop=config.mode == "open",
         send_span_s=outcome.send_span_s,
@@ -472,6 +491,7 @@ def build_result(
         "scheduled_rate_rps": (outcome.scheduled or 0) / config.duration_s,
         "client_cpu": outcome.client_cpu,
         "client_cpu_peak_1s": outcome.client_cpu_peak,
+        "client_loop_lag_ms": lag.model_dump() if lag else None,
         "references": [r.name for r in settings.references],
         "texts": len(settings.texts),
     }

@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.results import RunSummary, SloVerdict, ValidityCheck, ValidityReport
+from benchmarks.results import (
+    Distribution,
+    RunSummary,
+    SloVerdict,
+    ValidityCheck,
+    ValidityReport,
+)
 
 __all__ = ["SloThresholds", "ValidityThresholds", "check_validity", "evaluate_slo"]
 
@@ -32,6 +38,8 @@ class ValidityThresholds:
     """Fraction of one core: above it the client, not the server, may set the pace."""
     rate_tolerance: float = 0.02
     max_queue_p99_ms: float = 10.0
+    max_loop_lag_p99_ms: float = 10.0
+    """A client whose event loop wakes later than this stamps responses late by as much."""
 
 
 def evaluate_slo(summary: RunSummary, slo: SloThresholds) -> SloVerdict:
@@ -83,6 +91,7 @@ def check_validity(
     *,
     client_cpu: float | None,
     scheduled: int | None,
+    loop_lag: Distribution | None = None,
     open_loop: bool,
     send_span_s: float | None = None,
 ) -> ValidityReport:
@@ -118,6 +127,18 @@ def check_validity(
                 threshold=limits.max_client_cpu,
                 detail=f"the load generator used {client_cpu:.0%} of a core; it must stay under "
                 f"{limits.max_client_cpu:.0%} or it, not the server, may be the bottleneck",
+            )
+        )
+    if loop_lag is not None:
+        checks.append(
+            ValidityCheck(
+                name="client_loop_lag",
+                passed=loop_lag.p99 <= limits.max_loop_lag_p99_ms,
+                value=loop_lag.p99,
+                threshold=limits.max_loop_lag_p99_ms,
+                detail=f"the client's event loop woke up to {loop_lag.p99:.1f} ms late (p99; at "
+                f"most {limits.max_loop_lag_p99_ms:g} ms): a busy or CPU-starved client stamps "
+                "responses late by as much",
             )
         )
     if open_loop:

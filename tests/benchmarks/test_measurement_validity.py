@@ -8,6 +8,7 @@ for a shared machine; everything else compares counts.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import httpx
@@ -80,6 +81,11 @@ def test_percentiles_match_the_servers_own_timings(
         if not gaps:
             return
         failures.append(gaps)
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load > cores:
+        # The gap is then mostly time both processes spent waiting for a CPU, which the
+        # provider's own clock does not see (see the freeze test): no verdict on the harness.
+        pytest.skip(f"machine overloaded (load {load:.1f} on {cores} cores): {failures}")
     pytest.fail(f"outside tolerance in all {ATTEMPTS} attempts: {failures}")
 
 

@@ -158,3 +158,21 @@ def test_slo_can_judge_one_operation() -> None:
     assert verdict.failures == ["health: p99 latency 1500.0 ms exceeds 1000 ms"]
     missing = evaluate_slo(summary, SloThresholds(p95_ms=1, operation="transcribe"))
     assert missing.failures == ["no transcribe request was made"]
+
+
+def test_a_lagging_client_event_loop_invalidates_the_run() -> None:
+    from benchmarks.stats import distribution
+
+    summary = summarize(_records(200), 20.0)
+    limits = ValidityThresholds(min_duration_s=10, min_requests=100)
+    calm = distribution([0.2] * 99 + [3.0])
+    starved = distribution([0.2] * 90 + [40.0] * 10)
+    ok = check_validity(
+        summary, limits, client_cpu=0.2, scheduled=200, open_loop=True, loop_lag=calm
+    )
+    assert ok.valid
+    bad = check_validity(
+        summary, limits, client_cpu=0.2, scheduled=200, open_loop=True, loop_lag=starved
+    )
+    assert not bad.valid
+    assert "event loop woke up to 40.0 ms late" in bad.reasons[0]
