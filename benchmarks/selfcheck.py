@@ -31,7 +31,7 @@ from benchmarks.openloop import LoadConfig, run_load
 from benchmarks.provenance import provenance
 from benchmarks.results import SelfCheckReport, write_document
 from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
-from benchmarks.stats import summarize
+from benchmarks.stats import distribution, summarize
 from benchmarks.testing_provider import launch
 
 __all__ = ["main", "run_selfcheck", "wrk_rps"]
@@ -112,6 +112,7 @@ def _accuracy(url: str, rate: float, seconds: float) -> dict[str, float]:
         "queue_p99_ms": queue.p99 if queue else 0.0,
         "dropped": float(summary.dropped),
         "client_cpu": outcome.client_cpu,
+        "loop_lag_p99_ms": lag.p99 if (lag := distribution(outcome.loop_lag_ms)) else 0.0,
     }
 
 
