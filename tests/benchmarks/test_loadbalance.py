@@ -1,0 +1,113 @@
+"""Load balancing through a real nginx on loopback (short version of the benchmark)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks.loadbalance import LbConfig, run_suite
+from benchmarks.nginx import NginxConfig, find_nginx, render_config, run_nginx
+from benchmarks.results import LoadBalanceReport, load_document, write_document
+
+needs_nginx = pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+    reason="nginx is not installed (apt-get install nginx)",
+)
+
+
+def test_generated_config_keeps_everything_in_the_prefix_and_on_loopback(tmp_path: Path) -> None:
+    config = NginxConfig(upstreams=["127.0.0.1:1", "127.0.0.1:2"], balance="least_conn")
+    text = render_config(config, 8123, tmp_path)
+    assert "daemon off;" in text
+    assert "worker_processes 1;" in text
+    assert "listen 127.0.0.1:8123;" in text
+    assert "least_conn;" in text
+    assert "server 127.0.0.1:2 max_fails=1 fail_timeout=2s;" in text
+    for directive in ("pid", "error_log", "access_log", "client_body_temp_path", "proxy_temp_path"):
+        line = next(line for line in text.splitlines() if line.strip().startswith(directive))
+        assert str(tmp_path) in line, line
+    assert "non_idempotent" not in text
+
+
+@needs_nginx
+@pytest.mark.nginx
+def test_generated_config_passes_nginx_t(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render_config(NginxConfig(upstreams=["127.0.0.1:9"]), 1, tmp_path))
+    completed = subprocess.run(
+        [find_nginx(), "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
+        capture_output=True, text=True, timeout=20, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+
+
+@needs_nginx
+@pytest.mark.nginx
+def test_nginx_null_provider_answers_health(tmp_path: Path) -> None:
+    import httpx
+
+    with run_nginx(NginxConfig(null_health=True), tmp_path) as url:
+        body = httpx.get(f"{url}/health", timeout=5, trust_env=False).json()
+    assert body["status"] == "healthy"
+    assert not list(tmp_path.glob("*/nginx.pid")), "nginx left its pid file behind"
+
+
+@needs_nginx
+@pytest.mark.nginx
+@pytest.mark.slow
+def test_share_scaling_failover_and_slow_backend(tmp_path: Path) -> None:
+    config = LbConfig(
+        backends=2, rate=40.0, duration_s=3.0, scaling_duration_s=2.5, kill_at_s=1.5,
+        loops_per_backend=4,
+    )  # fmt: skip
+    report = run_suite(config, tmp_path)
+    path = write_document(report, tmp_path / "lb.json")
+    assert isinstance(load_document(path), LoadBalanceReport)
+
+    assert report.share is not None
+    assert report.share.unattributed == 0
+    assert sum(report.share.requests.values()) == report.share.run.ok == 120, report.share
+    assert report.share.max_deviation <= 0.05, report.share.requests  # round robin
+
+    one, two = report.scaling
+    assert two.ok_rps > 1.3 * one.ok_rps, report.scaling  # measured about 2x on an idle machine
+
+    failover = report.failover
+    assert failover is not None
+    assert failover.killed == "b0"
+    after = failover.requests_after_kill_by_backend
+    assert set(after) <= {"b1", "none"}, failover
+    assert failover.burst.errors == failover.run.errors <= 3, failover  # those in flight on b0
+    assert failover.run.ok + failover.run.errors == failover.run.requests == 120, failover
+
+    slow = report.slow_backend
+    assert slow is not None
+    round_robin, least_conn = slow.by_policy["round_robin"], slow.by_policy["least_conn"]
+    assert round_robin.latency is not None
+    assert least_conn.latency is not None
+    assert least_conn.latency.p99 < round_robin.latency.p99, slow
+    assert least_conn.served_by["b0"] < round_robin.served_by["b0"], slow
+
+
+REFERENCE_SERVER = (
+    "{python} -m reference_server --port {port} --instance-id {instance_id} "
+    "--backend synthetic --backend-options latency_ms=20"
+)
+
+
+@needs_nginx
+@pytest.mark.nginx
+@pytest.mark.slow
+def test_reference_server_instances_share_the_load_behind_nginx(tmp_path: Path) -> None:
+    pytest.importorskip("reference_server.backends.synthetic")
+    config = LbConfig(
+        backends=2, backend_cmd=REFERENCE_SERVER, rate=20.0, duration_s=2.0, parts=("share",)
+    )
+    report = run_suite(config, tmp_path)
+    assert report.share is not None
+    assert report.share.requests == {"b0": 20, "b1": 20}
+    assert report.share.run.errors == 0
+    assert report.share.run.server_rtf is not None  # the server's Server-Timing came through
