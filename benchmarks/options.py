@@ -1,0 +1,119 @@
+"""Command-line options shared by the locustfile and the open-loop runner.
+
+Both tools register these on their own parser (Locust's through its parser hook), so a scenario
+is configured the same way whichever tool runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Protocol, cast
+
+from benchmarks.scenarios import (
+    SCENARIOS,
+    ScenarioName,
+    ScenarioSettings,
+    SeedPolicy,
+    api_key_from_env,
+    default_references,
+    load_corpus,
+    load_references,
+    parse_mix,
+)
+from benchmarks.verdicts import SloThresholds, ValidityThresholds
+
+__all__ = [
+    "add_scenario_arguments",
+    "add_verdict_arguments",
+    "scenario_settings",
+    "slo_thresholds",
+    "validity_thresholds",
+]
+
+
+class _Parser(Protocol):
+    def add_argument(self, *names: str, **options: Any) -> Any: ...
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a fraction in [0, 1]")
+    return value
+
+
+def add_scenario_arguments(parser: _Parser) -> None:
+    parser.add_argument("--scenario", choices=SCENARIOS, default="generate", help="what to send")
+    parser.add_argument(
+        "--corpus", help="text file, one text per line (default: the bundled corpus)"
+    )
+    parser.add_argument(
+        "--reference",
+        action="append",
+        default=[],
+        help="reference audio file for voice cloning and transcription; repeatable "
+        "(default: the kit's bundled recordings, else a generated tone)",
+    )
+    parser.add_argument(
+        "--api-key", default=api_key_from_env(), help="X-API-Key (default: $TTS_API_KEY)"
+    )
+    parser.add_argument(
+        "--seed-policy",
+        choices=["fixed", "per-request", "none"],
+        default="per-request",
+        help="generate seeds: the same seed every time, a new seed per request, or null",
+    )
+    parser.add_argument(
+        "--request-seed", type=int, default=1, help="seeds texts, operations and request seeds"
+    )
+    parser.add_argument("--language", default="en")
+    parser.add_argument(
+        "--mix", help="operation weights, e.g. generate=6,transcribe=2,health=1 (mixed scenarios)"
+    )
+    parser.add_argument(
+        "--check-fraction",
+        type=_fraction,
+        default=0.1,
+        help="fraction of responses decoded and checked in full (audio invariants)",
+    )
+
+
+def add_verdict_arguments(parser: _Parser) -> None:
+    parser.add_argument(
+        "--slo-latency-ms", type=float, help="latency objective that counts towards goodput"
+    )
+    parser.add_argument("--slo-p95-ms", type=float, help="fail (exit 1) above this exact p95")
+    parser.add_argument("--slo-p99-ms", type=float, help="fail (exit 1) above this exact p99")
+    parser.add_argument(
+        "--max-error-ratio", type=_fraction, help="fail (exit 1) above this error ratio"
+    )
+    parser.add_argument("--min-duration", type=float, default=20.0, help="validity: seconds")
+    parser.add_argument("--min-requests", type=int, default=100, help="validity: requests")
+
+
+def scenario_settings(options: Any) -> ScenarioSettings:
+    references = load_references(options.reference) if options.reference else default_references()
+    return ScenarioSettings(
+        scenario=cast(ScenarioName, options.scenario),
+        texts=tuple(load_corpus(options.corpus)),
+        references=tuple(references),
+        language=options.language,
+        api_key=options.api_key or None,
+        seed_policy=cast(SeedPolicy, options.seed_policy),
+        seed=options.request_seed,
+        mix=parse_mix(options.mix) if options.mix else None,
+    )
+
+
+def slo_thresholds(options: Any) -> SloThresholds:
+    return SloThresholds(
+        p95_ms=options.slo_p95_ms,
+        p99_ms=options.slo_p99_ms,
+        max_error_ratio=options.max_error_ratio,
+    )
+
+
+def validity_thresholds(options: Any) -> ValidityThresholds:
+    return ValidityThresholds(
+        min_duration_s=options.min_duration, min_requests=options.min_requests
+    )

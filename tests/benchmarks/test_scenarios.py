@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.scenarios import (
+    SCENARIOS,
+    RequestFactory,
+    ScenarioSettings,
+    load_corpus,
+    parse_mix,
+    tone_reference,
+)
+from conformance.audiofile import read_audio
+from conformance.models import GenerateRequest
+
+PROMPT = {"provider": "x"}
+
+
+def _factory(**changes: object) -> RequestFactory:
+    settings = ScenarioSettings(
+        texts=tuple(load_corpus()),
+        references=(tone_reference(),),
+        **changes,  # type: ignore[arg-type]
+    )
+    return RequestFactory(settings)
+
+
+def test_generate_bodies_are_protocol_models_with_a_request_id_and_key() -> None:
+    request = _factory(api_key="k").generate(PROMPT)
+    body = GenerateRequest.model_validate_json(request.body)
+    assert body.voice_prompt == PROMPT
+    assert request.headers["X-API-Key"] == "k"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.size == len(request.body)
+    assert request.request_id == request.headers["X-Request-ID"]
+
+
+@pytest.mark.parametrize(("policy", "expect"), [("fixed", {7}), ("none", {None})])
+def test_seed_policies(policy: str, expect: set[int | None]) -> None:
+    factory = _factory(seed_policy=policy, seed=7)
+    seeds = {json.loads(factory.generate(PROMPT).body)["seed"] for _ in range(5)}
+    assert seeds == expect
+
+
+def test_per_request_seeds_differ_and_are_reproducible() -> None:
+    def seeds() -> list[int]:
+        factory = _factory(seed_policy="per-request", seed=3)
+        return [json.loads(factory.generate(PROMPT).body)["seed"] for _ in range(5)]
+
+    first = seeds()
+    assert len(set(first)) == 5
+    assert first == seeds()
+
+
+def test_multipart_uploads_carry_the_reference_audio() -> None:
+    request = _factory().create_voice_prompt()
+    assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert b'name="reference_text"' in request.body
+    wav = tone_reference().audio
+    assert wav in request.body
+    samples, rate = read_audio(wav)
+    assert rate == 24_000
+    assert len(samples) == 48_000
+
+
+def test_health_requests_never_carry_the_key() -> None:
+    request = _factory(api_key="k").build("health", None)
+    assert "X-API-Key" not in request.headers
+    assert request.path == "/health"
+
+
+def test_every_scenario_builds_its_operations() -> None:
+    for scenario in SCENARIOS:
+        factory = _factory(scenario=scenario)
+        for _ in range(20):
+            operation = factory.next_operation()
+            assert factory.build(operation, PROMPT).operation == operation
+
+
+def test_mix_parsing_refuses_unknown_operations_and_zero_weights() -> None:
+    assert parse_mix("generate=3, health=1") == {"generate": 3, "health": 1}
+    with pytest.raises(ValueError, match="unknown operation"):
+        parse_mix("generate=1,delete=2")
+    with pytest.raises(ValueError, match="positive"):
+        parse_mix("generate=0")
+
+
+def test_generate_without_a_voice_prompt_is_refused() -> None:
+    with pytest.raises(ValueError, match="voice prompt"):
+        _factory().build("generate", None)
