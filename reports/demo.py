@@ -428,7 +428,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("interrupted; every process the demo started has been stopped")
         return 130
     except _Interrupted as exc:
-        _say(f"{exc}; every process the demo started has been stopped")
+        _say(f"interrupted ({exc}); every process the demo started has been stopped")
         return 128 + exc.signum
     except DemoError as exc:
         _say(f"error: {exc}")

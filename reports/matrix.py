@@ -100,9 +100,9 @@ def _providers(records: Sequence[Loaded[ConformanceRecord]], names: Sequence[str
     header = [
         "Provider",
         "Result",
-        "MUST passed",
+        "MUST passed (of checked)",
         "SHOULD passed",
-        "Checked",
+        "Date",
         "Kit",
         "Spec",
         "Record",
