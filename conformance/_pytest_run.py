@@ -77,7 +77,7 @@ class ConformanceItem(pytest.Item):
             hint = f" (to run it: {case.enable_hint})" if case.enable_hint else ""
             pytest.skip(f"{case.verdict.value}: {case.reason}{hint}")
 
-    def repr_failure(  # type: ignore[override]
+    def repr_failure(
         self, excinfo: pytest.ExceptionInfo[BaseException], style: str | None = None
     ) -> str:
         if isinstance(excinfo.value, ConformanceFailure):

@@ -37,7 +37,7 @@ _MIN_DB = -200.0
 
 def _window_rms_db(samples: Samples, sample_rate: int, window_s: float = WINDOW_S) -> Samples:
     """RMS level in dBFS of consecutive non-overlapping windows."""
-    size = max(1, int(round(window_s * sample_rate)))
+    size = max(1, round(window_s * sample_rate))
     count = max(1, len(samples) // size)
     frames = np.zeros((count, size), dtype=np.float64)
     usable = samples[: count * size].astype(np.float64)
@@ -45,7 +45,8 @@ def _window_rms_db(samples: Samples, sample_rate: int, window_s: float = WINDOW_
     rms = np.sqrt(np.mean(frames**2, axis=1))
     with np.errstate(divide="ignore"):
         levels = 20 * np.log10(rms)
-    return np.maximum(levels, _MIN_DB).astype(np.float32)
+    clipped: Samples = np.maximum(levels, _MIN_DB).astype(np.float32)
+    return clipped
 
 
 def loudest_window_dbfs(samples: Samples, sample_rate: int) -> float:
@@ -67,7 +68,7 @@ def edge_silence(samples: Samples, sample_rate: int) -> tuple[float, float]:
     """Seconds before the first and after the last window within 35 dB of the loudest (AUD-11)."""
     levels = _window_rms_db(samples, sample_rate)
     sounding = np.flatnonzero(levels >= levels.max() - EDGE_SILENCE_RELATIVE_DB)
-    size = max(1, int(round(WINDOW_S * sample_rate)))
+    size = max(1, round(WINDOW_S * sample_rate))
     leading = sounding[0] * size / sample_rate
     trailing = max(0.0, (len(samples) - (sounding[-1] + 1) * size) / sample_rate)
     return float(leading), float(trailing)
@@ -82,7 +83,7 @@ def duration_bounds(text: str) -> tuple[float, float]:
 def median_f0_hz(samples: Samples, sample_rate: int) -> float | None:
     """Median fundamental frequency over voiced frames, by normalised autocorrelation.
 
-    Returns None when fewer than three frames are voiced. Searches 50–800 Hz so that a
+    Returns None when fewer than three frames are voiced. Searches 50-800 Hz so that a
     speaker doubled or halved by a wrong sample rate still has a measurable pitch.
     """
     frame = int(0.04 * sample_rate)
@@ -129,7 +130,7 @@ _TYPICAL_CENTROID_HZ = 1100.0
 
 def _spectral_centroid_hz(samples: Samples, sample_rate: int) -> float:
     levels = _window_rms_db(samples, sample_rate)
-    size = max(1, int(round(WINDOW_S * sample_rate)))
+    size = max(1, round(WINDOW_S * sample_rate))
     loud = np.flatnonzero(levels >= levels.max() - 30)
     spectrum = np.zeros(size // 2 + 1)
     for index in loud:

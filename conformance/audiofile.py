@@ -35,7 +35,9 @@ def read_audio(data: bytes) -> tuple[npt.NDArray[np.float32], int]:
     try:
         samples, sample_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
-        raise UndecodableAudioError(f"not a WAV, FLAC, Ogg Vorbis or MP3 file ({_reason(exc)})") from None
+        raise UndecodableAudioError(
+            f"not a WAV, FLAC, Ogg Vorbis or MP3 file ({_reason(exc)})"
+        ) from None
     if samples.shape[0] == 0:
         raise UndecodableAudioError("the audio file holds no samples")
     mono = samples.mean(axis=1, dtype=np.float32)

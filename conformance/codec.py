@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from typing import cast
 
@@ -124,17 +125,24 @@ def encode_audio(samples: npt.ArrayLike, dtype: Dtype | None = None) -> str:
     target = _numpy_dtype(dtype if dtype is not None else str(array.dtype))
     if array.dtype.kind == "f" and target.kind == "i":
         raise ValueError("cast float samples to integers explicitly (scaling is the caller's)")
+    if array.dtype.kind in "iu" and target.kind == "i":
+        _check_fits(array, target)
     wire = array.astype(target, copy=False)
     _check_samples(wire)
     return base64.b64encode(wire.tobytes()).decode("ascii")
 
 
-def decode_base64(audio: str) -> bytes:
-    """The raw bytes of the wire's ``audio`` string, which must be standard padded base64 (AUD-1)."""
-    try:
-        return base64.b64decode(audio.encode("ascii"), validate=True)
-    except (binascii.Error, UnicodeEncodeError) as exc:
-        raise InvalidBase64Error(f"audio is not standard padded base64: {exc}") from None
+def _check_fits(array: npt.NDArray[np.generic], target: np.dtype[np.generic]) -> None:
+    """Refuse an integer cast that would wrap around (int32 70000 as int16, say)."""
+    if array.size == 0:
+        return
+    bounds = np.iinfo(target.name)
+    low, high = int(array.min()), int(array.max())
+    if low < bounds.min or high > bounds.max:
+        raise OutOfRangeError(
+            f"samples span [{low}, {high}], beyond the {target.name} range "
+            f"[{bounds.min}, {bounds.max}]"
+        )
 
 
 def decode_audio(audio: str, dtype: str) -> npt.NDArray[np.generic]:
@@ -148,6 +156,58 @@ def decode_audio(audio: str, dtype: str) -> npt.NDArray[np.generic]:
     samples = np.frombuffer(raw, dtype=np_dtype).astype(np_dtype.newbyteorder("="))
     _check_samples(samples)
     return cast(npt.NDArray[np.generic], samples)
+
+
+_NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/=]")
+_HINTS = {
+    "\n": " (line breaks are not allowed)",
+    "\r": " (line breaks are not allowed)",
+    "-": " ('-' and '_' are the URL-safe alphabet; the wire uses '+' and '/')",
+    "_": " ('-' and '_' are the URL-safe alphabet; the wire uses '+' and '/')",
+}
+
+
+def decode_base64(audio: str) -> bytes:
+    """Standard padded base64 (RFC 4648 section 4), canonical, with one message per defect."""
+    try:
+        raw = base64.b64decode(audio, validate=True)
+    except (binascii.Error, ValueError):  # ValueError: a non-ASCII character
+        raise InvalidBase64Error(_base64_defect(audio)) from None
+    if len(audio) % 4:
+        raise InvalidBase64Error(_length_defect(audio))
+    # Strict decoding leaves two non-canonical forms, both at the end: whole groups of '='
+    # and non-zero unused bits in the last group.
+    last_group = raw[-(len(raw) % 3 or 3) :]
+    if len(audio) != 4 * -(-len(raw) // 3) or base64.b64encode(last_group).decode() != audio[-4:]:
+        raise InvalidBase64Error(
+            "audio is not canonical base64: padding beyond the last group, or non-zero unused bits"
+        )
+    return raw
+
+
+def _base64_defect(audio: str) -> str:
+    """Say precisely why strict decoding refused ``audio``."""
+    stray = _NOT_BASE64.search(audio)
+    if stray is not None:
+        char = stray.group()
+        return (
+            f"audio holds {char!r} at index {stray.start()}, outside the standard base64 "
+            f"alphabet{_HINTS.get(char, '')}"
+        )
+    if len(audio) % 4:
+        return _length_defect(audio)
+    try:
+        base64.b64decode(audio, validate=True)
+    except binascii.Error as exc:
+        return f"audio has misplaced '=' padding ({exc})"
+    return "audio is not standard base64"
+
+
+def _length_defect(audio: str) -> str:
+    return (
+        f"audio is {len(audio)} characters, not a multiple of 4: padded base64 comes in "
+        "whole groups of 4 (missing or extra '=')"
+    )
 
 
 def to_float32(samples: npt.NDArray[np.generic]) -> npt.NDArray[np.float32]:

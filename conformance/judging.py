@@ -49,7 +49,12 @@ def judge_transcribe(judge: AsrJudge, samples: npt.NDArray[np.float32], sample_r
     with _transcripts_lock:
         if key in _transcripts:
             return _transcripts[key]
-    text = judge.transcribe(samples, sample_rate)
+    from conformance.judges.asr import AsrJudgeError
+
+    try:
+        text = str(judge.transcribe(samples, sample_rate))
+    except AsrJudgeError as exc:
+        raise NotApplicable(f"the ASR judge failed: {exc}", "choose another --asr-judge") from None
     with _transcripts_lock:
         _transcripts[key] = text
     return text
@@ -75,11 +80,15 @@ def _assess_rate(s: Session, key: str) -> RateAssessment:
     judge = s.asr_judge_or_none()
     if judge is None:
         cues = speech_rate_cues(samples, rate, text)
-        return RateAssessment(abs(cues.log2_scale) <= _RATE_MAX_LOG2_SCALE, "speech-rate cues", {
-            "characters_per_second": round(cues.characters_per_second, 1),
-            "spectral_centroid_hz": round(cues.spectral_centroid_hz),
-            "log2_time_scale": round(cues.log2_scale, 2),
-        })
+        return RateAssessment(
+            abs(cues.log2_scale) <= _RATE_MAX_LOG2_SCALE,
+            "speech-rate cues",
+            {
+                "characters_per_second": round(cues.characters_per_second, 1),
+                "spectral_centroid_hz": round(cues.spectral_centroid_hz),
+                "log2_time_scale": round(cues.log2_scale, 2),
+            },
+        )
     at_declared = cer(text, judge_transcribe(judge, samples, rate))
     detail: dict[str, float | str | None] = {"cer_at_declared_rate": round(at_declared, 3)}
     if at_declared <= _RATE_TRY_ALTERNATIVES_ABOVE_CER:

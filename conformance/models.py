@@ -148,12 +148,15 @@ class Capabilities(_Response):
 class HealthResponse(_Response):
     """Body of ``GET /health`` (HLT-1..3, VER-1)."""
 
-    status: HealthStatus = Field(description="healthy and degraded answer 200; loading and "
-                                 "unhealthy answer 503 with Retry-After.")
+    status: HealthStatus = Field(
+        description="healthy and degraded answer 200; loading and "
+        "unhealthy answer 503 with Retry-After."
+    )
     model: str = Field(examples=["Qwen3-TTS-12Hz-1.7B-Base"])
     device: str = Field(examples=["cuda:0"])
     api_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+$")] | None = Field(
-        default=None, description="The Provider API version implemented, MAJOR.MINOR.",
+        default=None,
+        description="The Provider API version implemented, MAJOR.MINOR.",
         examples=["0.2"],
     )
     capabilities: Capabilities | None = None

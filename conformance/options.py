@@ -53,7 +53,8 @@ def add_options(parser: pytest.Parser) -> None:
     add("--openai-api-key", help="Bearer key for the OpenAI endpoint [env OPENAI_API_KEY].")
     add(
         "--openai-base-url",
-        help="Base URL of the OpenAI-compatible API, e.g. http://host:8000/v1 [env OPENAI_BASE_URL].",
+        help="Base URL of the OpenAI-compatible API, e.g. http://host:8000/v1 "
+        "[env OPENAI_BASE_URL].",
     )
     add(
         "--conformance-level",
@@ -66,27 +67,66 @@ def add_options(parser: pytest.Parser) -> None:
         action="store_true",
         help="Fail the run on NON-STRICT (a missed SHOULD) as well as on FAIL.",
     )
-    add("--case", action="append", default=[], metavar="ID", help="Run only these case IDs "
-        "(globs such as 'AUD-*'; comma-separated or repeated).")
+    add(
+        "--case",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="Run only these case IDs (globs such as 'AUD-*'; comma-separated or repeated).",
+    )
     add("--skip-case", action="append", default=[], metavar="ID", help="Leave these case IDs out.")
     add("--known-failures", metavar="TOML", help="Baseline of known failures with expiry dates.")
-    add("--reference-audio", action="append", default=[], metavar="FILE",
-        help="Your own reference recordings A and B (give twice) instead of the bundled ones.")
-    add("--reference-text", action="append", default=[], metavar="TEXT",
-        help="Transcripts of --reference-audio, in the same order.")
-    add("--asr-judge", choices=[c.value for c in AsrJudgeChoice], default="auto",
+    add(
+        "--reference-audio",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="Your own reference recordings A and B (give twice) instead of the bundled ones.",
+    )
+    add(
+        "--reference-text",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="Transcripts of --reference-audio, in the same order.",
+    )
+    add(
+        "--asr-judge",
+        choices=[c.value for c in AsrJudgeChoice],
+        default="auto",
         help="Intelligibility judge: local faster-whisper, the provider's /v1/transcribe, the "
-        "OpenAI API, none, or auto (local when installed).")
-    add("--speaker-judge", choices=[c.value for c in SpeakerJudgeChoice], default="auto",
-        help="Speaker-similarity judge: resemblyzer, none, or auto (resemblyzer when installed).")
-    add("--conformance-report", metavar="DIR",
-        help="Write conformance.json and conformance.md into DIR.")
-    add("--conformance-concurrency", type=int, default=4, metavar="N",
-        help="Parallel requests for the concurrency cases (default 4).")
-    add("--conformance-timeout", type=float, default=300.0, metavar="S",
-        help="Read timeout per request in seconds (default 300).")
-    add("--no-replay", action="store_true",
-        help="Do not replay failed cases to tell FLAKY from FAIL.")
+        "OpenAI API, none, or auto (local when installed).",
+    )
+    add(
+        "--speaker-judge",
+        choices=[c.value for c in SpeakerJudgeChoice],
+        default="auto",
+        help="Speaker-similarity judge: resemblyzer, none, or auto (resemblyzer when installed).",
+    )
+    add(
+        "--conformance-report",
+        metavar="DIR",
+        help="Write conformance.json and conformance.md into DIR.",
+    )
+    add(
+        "--conformance-concurrency",
+        type=int,
+        default=4,
+        metavar="N",
+        help="Parallel requests for the concurrency cases (default 4).",
+    )
+    add(
+        "--conformance-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="Read timeout per request in seconds (default 300).",
+    )
+    add(
+        "--no-replay",
+        action="store_true",
+        help="Do not replay failed cases to tell FLAKY from FAIL.",
+    )
 
 
 def _option(config: pytest.Config, name: str, env: str | None = None) -> Any:

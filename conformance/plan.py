@@ -46,7 +46,14 @@ _PLAN: dict[str, GenerationSpec] = {
     )
 }
 
-CORE_KEYS: tuple[str, ...] = ("walk-A", "walk-B", "call-A", "coffee-minimal", "train-B", "unicode-A")
+CORE_KEYS: tuple[str, ...] = (
+    "walk-A",
+    "walk-B",
+    "call-A",
+    "coffee-minimal",
+    "train-B",
+    "unicode-A",
+)
 """The generations whose audio every AUD check and the judges evaluate."""
 
 CONCURRENT_KEYS: tuple[str, ...] = ("walk-A", "call-A", "train-B", "unicode-A")

@@ -8,6 +8,7 @@ because another clause's requirement is broken raises ``Blocked`` naming that cl
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections import Counter
@@ -98,11 +99,19 @@ class Session:
         settings = _settings(options)
         log = _ExchangeLog()
         client = ProviderClient(settings=settings, on_exchange=log)
-        asr, asr_missing = _asr_judge(options, settings)
+        asr, asr_missing = _asr_judge(options, client)
         speaker, speaker_missing = _speaker_judge(options)
-        shared = _Shared(options, settings, client, log, load_references(
-            options.reference_audio, options.reference_text), asr, asr_missing, speaker,
-            speaker_missing)
+        shared = _Shared(
+            options,
+            settings,
+            client,
+            log,
+            load_references(options.reference_audio, options.reference_text),
+            asr,
+            asr_missing,
+            speaker,
+            speaker_missing,
+        )
         return cls(shared)
 
     def fresh(self) -> Session:
@@ -118,11 +127,20 @@ class Session:
 
     # --- Requests ------------------------------------------------------------------------------
 
-    def send(self, method: str, path: str, *, target: Target = "tts", auth: Auth = "key",
-             retry: bool = False, **options: Any) -> httpx.Response:
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        target: Target = "tts",
+        auth: Auth = "key",
+        retry: bool = False,
+        **options: Any,
+    ) -> httpx.Response:
         """Send one request and return the raw answer whatever its status."""
-        return self._shared.client.request(method, path, target=target, auth=auth, retry=retry,
-                                           **options)
+        return self._shared.client.request(
+            method, path, target=target, auth=auth, retry=retry, **options
+        )
 
     def async_client(self) -> AsyncProviderClient:
         """A new async client on the same settings and log; the caller closes it."""
@@ -192,23 +210,37 @@ class Session:
     def reference(self, which: str) -> ReferenceClip:
         return self._shared.references[which]
 
-    def upload_prompt(self, data: bytes, filename: str, content_type: str, reference_text: str,
-                      *, retry: bool = True) -> httpx.Response:
-        return self.send("POST", "/v1/create_voice_prompt", retry=retry,
-                         files={"audio": (filename, data, content_type)},
-                         data={"reference_text": reference_text})
+    def upload_prompt(
+        self,
+        data: bytes,
+        filename: str,
+        content_type: str,
+        reference_text: str,
+        *,
+        retry: bool = True,
+    ) -> httpx.Response:
+        return self.send(
+            "POST",
+            "/v1/create_voice_prompt",
+            retry=retry,
+            files={"audio": (filename, data, content_type)},
+            data={"reference_text": reference_text},
+        )
 
     def prompt_response(self, which: str) -> httpx.Response:
         clip = self.reference(which)
-        return self.memo(f"prompt-response:{which}", lambda: self.upload_prompt(
-            clip.data, clip.filename, clip.content_type, clip.text))
+        return self.memo(
+            f"prompt-response:{which}",
+            lambda: self.upload_prompt(clip.data, clip.filename, clip.content_type, clip.text),
+        )
 
     def voice_prompt(self, which: str) -> dict[str, Any]:
         """Reference ``which``'s voice prompt after a JSON round trip (VP-3)."""
         response = self.prompt_response(which)
         if response.status_code != 200:
-            raise Blocked("VP-1", f"create_voice_prompt answered {response.status_code} for "
-                          f"reference {which}")
+            raise Blocked(
+                "VP-1", f"create_voice_prompt answered {response.status_code} for reference {which}"
+            )
         try:
             prompt = strict_json(response.text).get("voice_prompt")
         except (ValueError, AttributeError):
@@ -235,8 +267,9 @@ class Session:
     def generated(self, key: str) -> Generation:
         generation = self.generation(key)
         if generation.response.status_code != 200:
-            raise Blocked("GEN-1", f"/v1/generate answered {generation.response.status_code} "
-                          f"for {key!r}")
+            raise Blocked(
+                "GEN-1", f"/v1/generate answered {generation.response.status_code} for {key!r}"
+            )
         return generation
 
     def audio(self, key: str) -> DecodedAudio:
@@ -244,8 +277,10 @@ class Session:
 
     def _decode(self, key: str) -> DecodedAudio:
         body = self.generated(key).body
-        if body is None or not all(isinstance(body.get(k), t) for k, t in
-                                   (("audio", str), ("sample_rate", int), ("dtype", str))):
+        if body is None or not all(
+            isinstance(body.get(k), t)
+            for k, t in (("audio", str), ("sample_rate", int), ("dtype", str))
+        ):
             raise Blocked("GEN-2", f"the answer for {key!r} lacks audio, sample_rate or dtype")
         rate = body["sample_rate"]
         if isinstance(rate, bool) or not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
@@ -263,54 +298,72 @@ class Session:
 
     def asr_judge(self) -> AsrJudge:
         if self._shared.asr is None:
-            raise NotApplicable("no ASR judge is available: " + (self._shared.asr_missing or ""),
-                                "pip install 'voicebox-provider-kit[judges]' (or --asr-judge "
-                                "provider/openai)")
+            raise NotApplicable(
+                "no ASR judge is available: " + (self._shared.asr_missing or ""),
+                "pip install 'voicebox-provider-kit[judges]' (or --asr-judge provider/openai)",
+            )
         return self._shared.asr
 
     def speaker_judge(self) -> SpeakerJudge:
         if self._shared.speaker is None:
-            raise NotApplicable("no speaker judge is available: "
-                                + (self._shared.speaker_missing or ""),
-                                "pip install webrtcvad-wheels && pip install --no-deps "
-                                "resemblyzer==0.1.4")
+            raise NotApplicable(
+                "no speaker judge is available: " + (self._shared.speaker_missing or ""),
+                "pip install webrtcvad-wheels && pip install --no-deps resemblyzer==0.1.4",
+            )
         return self._shared.speaker
 
     def judge_infos(self) -> list[JudgeInfo]:
         infos = []
         if self._shared.asr is not None:
-            infos.append(JudgeInfo(role="asr", name=self._shared.asr.name,
-                                   version=self._shared.asr.version))
+            infos.append(
+                JudgeInfo(role="asr", name=self._shared.asr.name, version=self._shared.asr.version)
+            )
         if self._shared.speaker is not None:
-            infos.append(JudgeInfo(role="speaker", name=self._shared.speaker.name,
-                                   version=self._shared.speaker.version))
+            infos.append(
+                JudgeInfo(
+                    role="speaker",
+                    name=self._shared.speaker.name,
+                    version=self._shared.speaker.version,
+                )
+            )
         return infos
 
 
 def _settings(options: SuiteOptions) -> Settings:
-    return Settings.from_env(
-        tts_remote_url=options.provider_url,
-        tts_api_key=options.api_key,
-        whisper_remote_url=options.whisper_url,
-        openai_api_key=options.openai_api_key,
-        openai_base_url=options.openai_base_url,
-        read_timeout=options.timeout_s,
-    )
+    """The client's settings: the suite's options, which already fell back to the environment."""
+    overrides: dict[str, Any] = {
+        "tts_mode": "remote",
+        "tts_remote_url": options.provider_url,
+        "tts_api_key": options.api_key,
+        "whisper_remote_url": options.whisper_url,
+        "openai_api_key": options.openai_api_key,
+        "read_timeout": options.timeout_s,
+    }
+    if options.openai_base_url:
+        overrides["openai_base_url"] = options.openai_base_url
+    return Settings.from_env({}, **overrides)
 
 
-def _asr_judge(options: SuiteOptions, settings: Settings) -> tuple[AsrJudge | None, str | None]:
-    from conformance.judges import JudgeUnavailable
-    from conformance.judges import asr
+@functools.cache
+def _local_whisper_judge() -> AsrJudge:
+    """One model per process: loading it takes a second, and every session judges alike."""
+    from conformance.judges.asr import LocalWhisperJudge
+
+    return LocalWhisperJudge()
+
+
+def _asr_judge(options: SuiteOptions, client: ProviderClient) -> tuple[AsrJudge | None, str | None]:
+    from conformance.judges import JudgeUnavailable, asr
 
     choice = options.asr_judge
     if choice is AsrJudgeChoice.NONE:
         return None, "disabled with --asr-judge none"
     try:
         if choice in (AsrJudgeChoice.AUTO, AsrJudgeChoice.LOCAL):
-            return asr.LocalWhisperJudge(), None
+            return _local_whisper_judge(), None
         if choice is AsrJudgeChoice.PROVIDER:
-            return asr.ProviderWhisperJudge.from_settings(settings), None
-        return asr.OpenAIJudge.from_settings(settings), None
+            return asr.ProviderWhisperJudge.using(client), None
+        return asr.OpenAIJudge.using(client), None
     except JudgeUnavailable as exc:
         return None, f"{exc} ({exc.install_hint})"
 

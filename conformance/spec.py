@@ -14,7 +14,9 @@ from pathlib import Path
 
 __all__ = ["Clause", "Level", "clause", "clauses", "spec_path"]
 
-_CLAUSE_LINE = re.compile(r"^- \*\*(?P<id>[A-Z]+-\d+)\*\* · (?P<level>MUST|SHOULD|MAY) · (?P<text>.+)$")
+_CLAUSE_LINE = re.compile(
+    r"^- \*\*(?P<id>[A-Z]+-\d+)\*\* · (?P<level>MUST|SHOULD|MAY) · (?P<text>.+)$"
+)
 _SECTION_LINE = re.compile(r"^#{2,3} (?P<title>.+)$")
 
 

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_committed_openapi_matches_the_models() -> None:
     committed = (ROOT / "openapi.json").read_text(encoding="utf-8")
     assert committed == openapi.render(), (
-        "openapi.json drifted from conformance/models.py; run `python -m conformance.openapi > openapi.json`"
+        "openapi.json drifted from conformance/models.py; "
+        "run `python -m conformance.openapi > openapi.json`"
     )
 
 

@@ -16,7 +16,7 @@ Exchange = httpx.Response | httpx.Request
 """The HTTP exchange that shows an outcome: a response (it knows its request) or a request
 that got no response."""
 
-__all__ = ["Blocked", "Exchange", "Evidence", "Failed", "Info", "NotApplicable", "Unimplemented"]
+__all__ = ["Blocked", "Evidence", "Exchange", "Failed", "Info", "NotApplicable", "Unimplemented"]
 
 
 @dataclass
@@ -27,7 +27,7 @@ class Evidence:
     exchange: Exchange | None = None
 
 
-class CheckOutcome(Exception):  # noqa: N818 - these are outcomes, not errors
+class CheckOutcome(Exception):
     """Base of the outcomes a check raises."""
 
 

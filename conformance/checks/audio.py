@@ -53,8 +53,9 @@ def audio_is_standard_base64(s: Session) -> Evidence:
         try:
             decode_base64(audio)
         except AudioCodecError as exc:
-            raise Failed("standard padded base64 (RFC 4648 §4), no line breaks",
-                         f"{key}: {exc}", response) from None
+            raise Failed(
+                "standard padded base64 (RFC 4648 §4), no line breaks", f"{key}: {exc}", response
+            ) from None
     return Evidence({"clips": len(CORE_KEYS)})
 
 
@@ -63,9 +64,10 @@ def dtype_is_allowed(s: Session) -> Evidence:
     seen = set()
     for key, body, response in _bodies(s):
         dtype = body.get("dtype")
+        if not isinstance(dtype, str):
+            raise Blocked("GEN-2", f"dtype of {key!r} is not a string")
         if dtype not in ALLOWED_DTYPES:
-            raise Failed(f"dtype one of {', '.join(ALLOWED_DTYPES)}", f"{key}: {dtype!r}",
-                         response)
+            raise Failed(f"dtype one of {', '.join(ALLOWED_DTYPES)}", f"{key}: {dtype!r}", response)
         seen.add(dtype)
     return Evidence({"dtypes": sorted(seen)})
 
@@ -82,8 +84,11 @@ def audio_is_whole_samples(s: Session) -> Evidence:
             raise Blocked("AUD-2", f"dtype of {key!r} is not allowed")
         size = np.dtype(str(dtype)).itemsize
         if not raw or len(raw) % size:
-            raise Failed(f"a non-zero multiple of {size} bytes ({dtype})", f"{key}: {len(raw)} bytes",
-                         response)
+            raise Failed(
+                f"a non-zero multiple of {size} bytes ({dtype})",
+                f"{key}: {len(raw)} bytes",
+                response,
+            )
     return Evidence({"clips": len(CORE_KEYS)})
 
 
@@ -103,9 +108,12 @@ def float_samples_are_finite_and_in_range(s: Session) -> Evidence:
         bad = ~np.isfinite(samples) | (np.abs(np.nan_to_num(samples, nan=2.0)) > 1.0)
         if bad.any():
             index = int(np.argmax(bad))
-            raise Failed("finite samples within [-1.0, 1.0]",
-                         f"{key}: {int(bad.sum())} samples outside, first {samples[index]!r} "
-                         f"at index {index}", response)
+            raise Failed(
+                "finite samples within [-1.0, 1.0]",
+                f"{key}: {int(bad.sum())} samples outside, first {samples[index]!r} "
+                f"at index {index}",
+                response,
+            )
     return Evidence({"clips": len(CORE_KEYS)})
 
 
@@ -114,11 +122,14 @@ def sample_rate_is_in_range(s: Session) -> Evidence:
     rates = set()
     for key, body, response in _bodies(s):
         rate = body.get("sample_rate")
-        if not isinstance(rate, int) or isinstance(rate, bool) or not (
-            MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE
-        ):
-            raise Failed(f"an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
-                         f"{key}: {rate!r}", response)
+        if not isinstance(rate, int) or isinstance(rate, bool):
+            raise Blocked("GEN-2", f"sample_rate of {key!r} is not an integer")
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            raise Failed(
+                f"an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
+                f"{key}: {rate!r}",
+                response,
+            )
         rates.add(rate)
     return Evidence({"sample_rates": sorted(rates)})
 
@@ -138,8 +149,11 @@ def sample_rate_is_the_true_rate(s: Session) -> Evidence:
         details[key] = assessment.detail
         if not assessment.consistent:
             audio = s.audio(key)
-            raise Failed(f"speech that sounds right at the declared {audio.sample_rate} Hz",
-                         f"{key}: judged by {assessment.method}, {assessment.detail}", response)
+            raise Failed(
+                f"speech that sounds right at the declared {audio.sample_rate} Hz",
+                f"{key}: judged by {assessment.method}, {assessment.detail}",
+                response,
+            )
     return Evidence({"assessments": details})
 
 
@@ -151,8 +165,11 @@ def audio_is_not_silent(s: Session) -> Evidence:
         level = analysis.loudest_window_dbfs(audio.as_float32(), audio.sample_rate)
         levels[key] = round(level, 1)
         if level < analysis.SILENCE_FLOOR_DBFS:
-            raise Failed(f"loudest 50 ms window at least {analysis.SILENCE_FLOOR_DBFS:g} dBFS",
-                         f"{key}: {level:.1f} dBFS", response)
+            raise Failed(
+                f"loudest 50 ms window at least {analysis.SILENCE_FLOOR_DBFS:g} dBFS",
+                f"{key}: {level:.1f} dBFS",
+                response,
+            )
     return Evidence({"loudest_window_dbfs": levels})
 
 
@@ -163,8 +180,11 @@ def audio_is_not_clipped(s: Session) -> Evidence:
         fraction = analysis.clipped_fraction(s.audio(key).as_float32())
         fractions[key] = round(fraction, 5)
         if fraction >= MAX_CLIPPED_FRACTION:
-            raise Failed("fewer than 0.1 % of samples at full scale",
-                         f"{key}: {fraction:.2%} of samples at full scale", response)
+            raise Failed(
+                "fewer than 0.1 % of samples at full scale",
+                f"{key}: {fraction:.2%} of samples at full scale",
+                response,
+            )
     return Evidence({"clipped_fraction": fractions})
 
 
@@ -188,8 +208,11 @@ def duration_is_plausible(s: Session) -> Evidence:
         shortest, longest = analysis.duration_bounds(text)
         durations[key] = round(audio.duration_s, 2)
         if not shortest <= audio.duration_s <= longest:
-            raise Failed(f"{shortest:.1f} to {longest:.1f} s for {len(text)} characters",
-                         f"{key}: {audio.duration_s:.2f} s", response)
+            raise Failed(
+                f"{shortest:.1f} to {longest:.1f} s for {len(text)} characters",
+                f"{key}: {audio.duration_s:.2f} s",
+                response,
+            )
     return Evidence({"duration_s": durations})
 
 
@@ -202,6 +225,9 @@ def edge_silence_is_short(s: Session) -> Evidence:
         leading, trailing = analysis.edge_silence(audio.as_float32(), audio.sample_rate)
         edges[key] = [round(leading, 2), round(trailing, 2)]
         if max(leading, trailing) > MAX_EDGE_SILENCE_S:
-            raise Failed(f"at most {MAX_EDGE_SILENCE_S:g} s of silence at each end",
-                         f"{key}: {leading:.2f} s leading, {trailing:.2f} s trailing", response)
+            raise Failed(
+                f"at most {MAX_EDGE_SILENCE_S:g} s of silence at each end",
+                f"{key}: {leading:.2f} s leading, {trailing:.2f} s trailing",
+                response,
+            )
     return Evidence({"edge_silence_s": edges})

@@ -25,8 +25,12 @@ def _unauthenticated_requests(s: Session, auth: Auth) -> list[httpx.Response]:
     """One cheap request to each /v1/ Voicebox endpoint, none of which would generate."""
     return [
         s.send("POST", "/v1/generate", json={}, auth=auth),
-        s.send("POST", "/v1/create_voice_prompt", files={"audio": ("a.wav", b"", "audio/wav")},
-               auth=auth),
+        s.send(
+            "POST",
+            "/v1/create_voice_prompt",
+            files={"audio": ("a.wav", b"", "audio/wav")},
+            auth=auth,
+        ),
     ]
 
 
@@ -71,5 +75,8 @@ def bearer_key_is_accepted(s: Session) -> Evidence:
     _require_key(s)
     response = s.send("POST", "/v1/generate", json={}, auth="bearer")
     accepted = response.status_code != 401
-    raise Info(f"Authorization: Bearer is {'accepted' if accepted else 'not accepted'}",
-               response, bearer_accepted=accepted)
+    raise Info(
+        f"Authorization: Bearer is {'accepted' if accepted else 'not accepted'}",
+        response,
+        bearer_accepted=accepted,
+    )

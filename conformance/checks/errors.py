@@ -33,8 +33,9 @@ class Probe:
 
 
 def _post_raw(s: Session, body: bytes, name: str, clause: str) -> Probe:
-    response = s.send("POST", "/v1/generate", content=body,
-                      headers={"Content-Type": "application/json"})
+    response = s.send(
+        "POST", "/v1/generate", content=body, headers={"Content-Type": "application/json"}
+    )
     return Probe(name, clause, response)
 
 
@@ -83,18 +84,28 @@ def _garbage_prompts(s: Session, prompt: dict[str, Any]) -> list[Probe]:
         "large array": {"data": list(range(20_000))},
     }
     return [
-        _post_json(s, {"text": "Hello.", "voice_prompt": g, "seed": 1}, f"voice prompt: {name}",
-                   "ERR-4")
+        _post_json(
+            s, {"text": "Hello.", "voice_prompt": g, "seed": 1}, f"voice prompt: {name}", "ERR-4"
+        )
         for name, g in garbage.items()
     ]
 
 
 def _json_values() -> st.SearchStrategy[Any]:
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False,
-                                                                     allow_infinity=False)
-    scalars = scalars | st.text(max_size=40)
-    return st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                        | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+    scalars: st.SearchStrategy[Any] = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=40),
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
 
 
 def _near_schema_bodies() -> st.SearchStrategy[Any]:
@@ -106,9 +117,14 @@ def _near_schema_bodies() -> st.SearchStrategy[Any]:
 def _fuzz(s: Session) -> list[Probe]:
     probes: list[Probe] = []
 
-    @settings(max_examples=FUZZ_EXAMPLES, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=FUZZ_EXAMPLES,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(_near_schema_bodies())
     def send(body: Any) -> None:
         probes.append(_post_json(s, body, f"fuzzed body {json.dumps(body)[:80]}", "ERR-5"))
@@ -121,9 +137,14 @@ def error_battery(s: Session) -> list[Probe]:
     """The malformed requests of ERR-2 to ERR-5, sent once per session."""
 
     def build() -> list[Probe]:
+        s.health()  # the "before" of ERR-7
         prompt = s.voice_prompt("A")
-        return [*_malformed_json(s), *_schema_violations(s, prompt), *_garbage_prompts(s, prompt),
-                *_fuzz(s)]
+        return [
+            *_malformed_json(s),
+            *_schema_violations(s, prompt),
+            *_garbage_prompts(s, prompt),
+            *_fuzz(s),
+        ]
 
     result: list[Probe] = s.memo("error-battery", build)
     return result
@@ -147,8 +168,11 @@ def errors_have_the_detail_shape(s: Session) -> Evidence:
     for probe in errors:
         problem = _detail_problem(probe.response)
         if problem:
-            raise Failed('a JSON object {"detail": string or list of {loc, msg, type}}',
-                         f"for {probe.name}: {problem}", probe.response)
+            raise Failed(
+                'a JSON object {"detail": string or list of {loc, msg, type}}',
+                f"for {probe.name}: {problem}",
+                probe.response,
+            )
     return Evidence({"error_bodies": len(errors)}, errors[0].response)
 
 
@@ -168,8 +192,12 @@ def _detail_problem(response: httpx.Response) -> str | None:
 
 
 def _is_issue(item: Any) -> bool:
-    return (isinstance(item, dict) and isinstance(item.get("loc"), list)
-            and isinstance(item.get("msg"), str) and isinstance(item.get("type"), str))
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("loc"), list)
+        and isinstance(item.get("msg"), str)
+        and isinstance(item.get("type"), str)
+    )
 
 
 @check("ERR-2")
@@ -192,17 +220,27 @@ def arbitrary_bodies_never_get_5xx(s: Session) -> Evidence:
     probes = _probes(s, "ERR-5")
     for probe in probes:
         if probe.response.status_code >= 500:
-            raise Failed("a status below 500", f"for {probe.name}: {describe(probe.response)}",
-                         probe.response)
-    return Evidence({"fuzzed_bodies": len(probes), "statuses": sorted(
-        {p.response.status_code for p in probes})}, probes[0].response if probes else None)
+            raise Failed(
+                "a status below 500",
+                f"for {probe.name}: {describe(probe.response)}",
+                probe.response,
+            )
+    return Evidence(
+        {
+            "fuzzed_bodies": len(probes),
+            "statuses": sorted({p.response.status_code for p in probes}),
+        },
+        probes[0].response if probes else None,
+    )
 
 
 _LEAKS = (
     (re.compile(r"Traceback \(most recent call last\)"), "a Python traceback"),
     (re.compile(r'File "[^"]+", line \d+'), "a stack frame"),
-    (re.compile(r"(?<![\w.])(?:/(?:home|usr|tmp|var|opt|root|srv|app|etc|mnt)/[\w.\-/]+)"),
-     "a filesystem path"),
+    (
+        re.compile(r"(?<![\w.])(?:/(?:home|usr|tmp|var|opt|root|srv|app|etc|mnt)/[\w.\-/]+)"),
+        "a filesystem path",
+    ),
     (re.compile(r"[A-Za-z]:\\(?:[\w.\- ]+\\)+"), "a Windows path"),
     (re.compile(r"site-packages|dist-packages"), "a Python install path"),
     (re.compile(r"\bat [\w.$]+\([\w]+\.(?:java|kt|js|ts):\d+\)"), "a stack frame"),
@@ -216,24 +254,35 @@ def errors_leak_no_trace_or_path(s: Session) -> Evidence:
         for pattern, what in _LEAKS:
             match = pattern.search(probe.response.text)
             if match:
-                raise Failed("no stack trace or filesystem path in error bodies",
-                             f"{what} for {probe.name}: …{match.group(0)[:120]}…", probe.response)
+                raise Failed(
+                    "no stack trace or filesystem path in error bodies",
+                    f"{what} for {probe.name}: …{match.group(0)[:120]}…",
+                    probe.response,
+                )
     return Evidence({"error_bodies_scanned": len(errors)})
 
 
 @check("ERR-7")
 def provider_is_healthy_after_malformed_requests(s: Session) -> Evidence:
     error_battery(s)
-    response = s.send("GET", "/health")
-    status = None
+    before = s.health()
+    if before.response.status_code != 200 or _status(before.response) not in READY_STATUSES:
+        raise Blocked("HLT-2", "the provider was not ready before the malformed requests either")
+    after = s.send("GET", "/health")
+    if after.status_code != 200 or _status(after) not in READY_STATUSES:
+        raise Failed(
+            "200 with a ready status after the malformed requests, as before",
+            describe(after),
+            after,
+        )
+    return Evidence({"status": _status(after)}, after)
+
+
+def _status(response: httpx.Response) -> Any:
     try:
-        status = strict_json(response.text).get("status")
+        return strict_json(response.text).get("status")
     except (ValueError, AttributeError):
-        pass
-    if response.status_code != 200 or status not in READY_STATUSES:
-        raise Failed("200 with a ready status after the malformed requests",
-                     describe(response), response)
-    return Evidence({"status": status}, response)
+        return None
 
 
 @check("ERR-8")
@@ -245,12 +294,16 @@ def overload_answers_carry_retry_after(s: Session) -> Evidence:
     if not observed:
         raise NotApplicable(
             "the provider answered no 429 or 503 during this run",
-            "raise --conformance-concurrency above the provider's queue size to provoke one")
+            "raise --conformance-concurrency above the provider's queue size to provoke one",
+        )
     for response in observed:
         value = response.headers.get("retry-after")
         if not value or not _valid_retry_after(value):
-            raise Failed("a Retry-After header (seconds or an HTTP-date)",
-                         f"{response.status_code} with Retry-After {value!r}", response)
+            raise Failed(
+                "a Retry-After header (seconds or an HTTP-date)",
+                f"{response.status_code} with Retry-After {value!r}",
+                response,
+            )
     return Evidence({"overload_answers": len(observed)}, observed[0])
 
 

@@ -33,14 +33,18 @@ def full_body_is_answered_200_json(s: Session) -> Evidence:
 @check("GEN-2")
 def answer_has_audio_sample_rate_and_dtype(s: Session) -> Evidence:
     generation = s.generated("walk-A")
-    body = expect_json_object(generation.response)
+    body = expect_json_object(generation.response, content_type=False)
     for name, kind in _STRUCTURE:
         value = body.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
-            raise Failed(f"member {name} of JSON type {'integer' if kind is int else 'string'}",
-                         f"{name} = {str(value)[:60]!r}", generation.response)
-    return Evidence({"sample_rate": body["sample_rate"], "dtype": body["dtype"]},
-                    generation.response)
+            raise Failed(
+                f"member {name} of JSON type {'integer' if kind is int else 'string'}",
+                f"{name} = {str(value)[:60]!r}",
+                generation.response,
+            )
+    return Evidence(
+        {"sample_rate": body["sample_rate"], "dtype": body["dtype"]}, generation.response
+    )
 
 
 @check("GEN-3")
@@ -71,8 +75,10 @@ def text_up_to_the_limit_is_accepted(s: Session) -> Evidence:
 def text_over_the_limit_is_refused(s: Session) -> Evidence:
     limit = s.capabilities().max_text_length
     if limit is None:
-        raise NotApplicable("the provider declares no max_text_length",
-                            "declare capabilities.max_text_length in /health")
+        raise NotApplicable(
+            "the provider declares no max_text_length",
+            "declare capabilities.max_text_length in /health",
+        )
     body = {"text": long_spec(limit + 1).text + " Extra.", "voice_prompt": s.voice_prompt("A")}
     response = s.send("POST", "/v1/generate", json=body)
     expect_status(response, {413, 422}, f"for a text of {len(body['text'])} > {limit} characters")
@@ -84,8 +90,10 @@ def unicode_text_is_spoken(s: Session) -> Evidence:
     generation = s.generated("unicode-A")
     audio = s.audio("unicode-A")
     judging.require_sound(s, "unicode-A")
-    return Evidence({"text": generation.spec.text, "duration_s": round(audio.duration_s, 2)},
-                    generation.response)
+    return Evidence(
+        {"text": generation.spec.text, "duration_s": round(audio.duration_s, 2)},
+        generation.response,
+    )
 
 
 @check("GEN-8")
@@ -95,12 +103,17 @@ def same_seed_gives_identical_audio(s: Session) -> Evidence:
     first, second = s.audio("walk-A"), s.audio("walk-A-again")
     again = s.generated("walk-A-again").response
     if first.dtype != second.dtype or first.sample_rate != second.sample_rate:
-        raise Failed("identical dtype and sample_rate",
-                     f"{first.dtype}@{first.sample_rate} vs {second.dtype}@{second.sample_rate}",
-                     again)
+        raise Failed(
+            "identical dtype and sample_rate",
+            f"{first.dtype}@{first.sample_rate} vs {second.dtype}@{second.sample_rate}",
+            again,
+        )
     if first.samples.tobytes() != second.samples.tobytes():
-        raise Failed("bit-identical audio for the same seed", _difference(first.samples,
-                                                                          second.samples), again)
+        raise Failed(
+            "bit-identical audio for the same seed",
+            _difference(first.samples, second.samples),
+            again,
+        )
     return Evidence({"seed": s.generated("walk-A").spec.seed, "samples": first.num_samples}, again)
 
 
@@ -109,4 +122,3 @@ def _difference(a: np.ndarray, b: np.ndarray) -> str:
         return f"{len(a)} vs {len(b)} samples"
     differing = np.flatnonzero(a != b)
     return f"{len(differing)} of {len(a)} samples differ (first at index {differing[0]})"
-

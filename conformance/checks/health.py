@@ -24,8 +24,11 @@ def health_has_status_model_device(s: Session) -> Evidence:
     body = expect_json_object(response)
     wrong = [k for k in ("status", "model", "device") if not isinstance(body.get(k), str)]
     if wrong:
-        raise Failed("string members status, model and device",
-                     f"{', '.join(wrong)} missing or not a string in {body!r}"[:300], response)
+        raise Failed(
+            "string members status, model and device",
+            f"{', '.join(wrong)} missing or not a string in {body!r}"[:300],
+            response,
+        )
     return Evidence({k: body[k] for k in ("status", "model", "device")}, response)
 
 
@@ -37,8 +40,11 @@ def health_status_matches_http_code(s: Session) -> Evidence:
         raise Failed(f"status one of {', '.join(_STATUSES)}", repr(status), probe.response)
     expected_code = 200 if status in READY_STATUSES else 503
     if probe.response.status_code != expected_code:
-        raise Failed(f"HTTP {expected_code} for status {status!r}",
-                     f"HTTP {probe.response.status_code}", probe.response)
+        raise Failed(
+            f"HTTP {expected_code} for status {status!r}",
+            f"HTTP {probe.response.status_code}",
+            probe.response,
+        )
     return Evidence({"status": status, "http": expected_code}, probe.response)
 
 
@@ -52,8 +58,9 @@ def capabilities_match_the_schema(s: Session) -> Evidence:
         capabilities = Capabilities.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise Failed("capabilities matching the Capabilities schema", problems[:400],
-                     probe.response) from None
+        raise Failed(
+            "capabilities matching the Capabilities schema", problems[:400], probe.response
+        ) from None
     declared = capabilities.model_dump(exclude_none=True)
     return Evidence({"declared": sorted(declared)}, probe.response)
 
@@ -68,6 +75,9 @@ def health_names_the_api_version(s: Session) -> Evidence:
     if not (major.isdigit() and minor.isdigit()):
         raise Failed("api_version as MAJOR.MINOR", repr(version), probe.response)
     if major != SPEC_VERSION.split(".")[0]:
-        raise Failed(f"a {SPEC_VERSION.split('.')[0]}.x version, as this suite checks "
-                     f"v{SPEC_VERSION}", version, probe.response)
+        raise Failed(
+            f"a {SPEC_VERSION.split('.')[0]}.x version, as this suite checks v{SPEC_VERSION}",
+            version,
+            probe.response,
+        )
     return Evidence({"api_version": version}, probe.response)

@@ -24,8 +24,11 @@ def declared_languages_yield_audio(s: Session) -> Evidence:
         key = language_spec(code).key
         generation = s.generation(key)
         if generation.response.status_code != 200:
-            raise Failed(f"200 with audio for language {code!r}", describe(generation.response),
-                         generation.response)
+            raise Failed(
+                f"200 with audio for language {code!r}",
+                describe(generation.response),
+                generation.response,
+            )
         s.audio(key)
         judging.require_sound(s, key)
     return Evidence({"languages": codes})
@@ -33,8 +36,12 @@ def declared_languages_yield_audio(s: Session) -> Evidence:
 
 @check("LANG-2")
 def unsupported_language_is_refused(s: Session) -> Evidence:
-    body = {"text": "Hello there.", "voice_prompt": s.voice_prompt("A"),
-            "language": UNASSIGNED_CODE, "seed": 1}
+    body = {
+        "text": "Hello there.",
+        "voice_prompt": s.voice_prompt("A"),
+        "language": UNASSIGNED_CODE,
+        "seed": 1,
+    }
     response = s.send("POST", "/v1/generate", json=body)
     expect_status(response, {400, 422}, f"for language {UNASSIGNED_CODE!r}")
     return Evidence({"language": UNASSIGNED_CODE}, response)

@@ -16,7 +16,7 @@ from conformance.references import transcription_clips
 from conformance.subtitles import SubtitleError, parse_srt, parse_vtt
 
 if TYPE_CHECKING:
-    from conformance.session import Auth, Session
+    from conformance.session import Auth, Session, Target
 
 _MODEL = "whisper-1"
 
@@ -32,7 +32,8 @@ def _hosted_by_provider(s: Session) -> bool:
         raise NotApplicable(
             "the provider declares no /v1/audio/transcriptions and no OpenAI server was given",
             "pass --whisper-mode openai-api --openai-base-url URL, or declare "
-            "capabilities.openai_transcriptions")
+            "capabilities.openai_transcriptions",
+        )
     return True
 
 
@@ -40,9 +41,11 @@ def _key_given(s: Session) -> bool:
     return bool(s.options.api_key if _hosted_by_provider(s) else s.options.openai_api_key)
 
 
-def transcription(s: Session, *, with_file: bool = True, auth: Auth = "key",
-                  **fields: Any) -> httpx.Response:
+def transcription(
+    s: Session, *, with_file: bool = True, auth: Auth = "key", **fields: Any
+) -> httpx.Response:
     headers = {}
+    target: Target
     if _hosted_by_provider(s):
         # The provider's own key, but as OpenAI sends it: a Bearer token.
         path, target = "/v1/audio/transcriptions", "tts"
@@ -55,13 +58,22 @@ def transcription(s: Session, *, with_file: bool = True, auth: Auth = "key",
     clip = transcription_clips()[0]
     files = {"file": ("clip.wav", clip.data, "audio/wav")} if with_file else None
     data = {"model": _MODEL, **{k: str(v) for k, v in fields.items()}}
-    return s.send("POST", path, target=target, auth=auth, retry=with_file, files=files,
-                  data=data, headers=headers)
+    return s.send(
+        "POST",
+        path,
+        target=target,
+        auth=auth,
+        retry=with_file,
+        files=files,
+        data=data,
+        headers=headers,
+    )
 
 
 def _answer(s: Session, response_format: str) -> httpx.Response:
-    return s.memo(f"openai:{response_format}",
-                  lambda: transcription(s, response_format=response_format))
+    return s.memo(
+        f"openai:{response_format}", lambda: transcription(s, response_format=response_format)
+    )
 
 
 def _plain_text(response: httpx.Response, what: str) -> str:
@@ -69,6 +81,12 @@ def _plain_text(response: httpx.Response, what: str) -> str:
     content_type = response.headers.get("content-type", "")
     if not content_type.startswith("text/plain"):
         raise Failed("Content-Type: text/plain", describe(response), response)
+    return response.text
+
+
+def _document(response: httpx.Response, what: str) -> str:
+    """The body of a subtitle answer; its media type is OAI-2's concern, not the format's."""
+    expect_status(response, {200}, f"for response_format={what}")
     return response.text
 
 
@@ -103,16 +121,20 @@ def verbose_json_has_ordered_segments(s: Session) -> Evidence:
     try:
         verbose = OpenAIVerboseTranscription.model_validate_json(response.text)
     except ValidationError as exc:
-        raise Failed("task, language, duration, text and segments", str(exc)[:400],
-                     response) from None
+        raise Failed(
+            "task, language, duration, text and segments", str(exc)[:400], response
+        ) from None
     previous_end = 0.0
     for segment in verbose.segments:
         if not (0 <= segment.start <= segment.end <= verbose.duration + 0.5) or (
             segment.start + 0.01 < previous_end
         ):
-            raise Failed(f"segments in time order within {verbose.duration:.2f} s",
-                         f"segment {segment.id}: {segment.start:.2f}-{segment.end:.2f} s after "
-                         f"{previous_end:.2f} s", response)
+            raise Failed(
+                f"segments in time order within {verbose.duration:.2f} s",
+                f"segment {segment.id}: {segment.start:.2f}-{segment.end:.2f} s after "
+                f"{previous_end:.2f} s",
+                response,
+            )
         previous_end = segment.end
     return Evidence({"segments": len(verbose.segments), "duration": verbose.duration}, response)
 
@@ -121,7 +143,7 @@ def verbose_json_has_ordered_segments(s: Session) -> Evidence:
 def srt_format_is_valid_subrip(s: Session) -> Evidence:
     response = _answer(s, "srt")
     try:
-        cues = parse_srt(_plain_text(response, "srt"))
+        cues = parse_srt(_document(response, "srt"))
     except SubtitleError as exc:
         raise Failed("a valid SubRip document", str(exc), response) from None
     return Evidence({"cues": len(cues)}, response)
@@ -131,7 +153,7 @@ def srt_format_is_valid_subrip(s: Session) -> Evidence:
 def vtt_format_is_valid_webvtt(s: Session) -> Evidence:
     response = _answer(s, "vtt")
     try:
-        cues = parse_vtt(_plain_text(response, "vtt"))
+        cues = parse_vtt(_document(response, "vtt"))
     except SubtitleError as exc:
         raise Failed("a valid WebVTT document", str(exc), response) from None
     return Evidence({"cues": len(cues)}, response)
@@ -152,23 +174,19 @@ def errors_use_the_openai_envelope(s: Session) -> Evidence:
 
 @check("OAI-7")
 def optional_fields_are_accepted(s: Session) -> Evidence:
-    response = transcription(s, language="en", prompt="A short everyday sentence.",
-                             temperature="0")
-    body = expect_json_object(expect_status(response, {200}, "with language, prompt, temperature"))
-    if not isinstance(body.get("text"), str):
-        raise Failed("a JSON object with a string member text", repr(body)[:200], response)
+    response = transcription(s, language="en", prompt="A short everyday sentence.", temperature="0")
+    expect_status(response, {200}, "with language, prompt and temperature")
     return Evidence({"fields": ["language", "prompt", "temperature"]}, response)
 
 
 @check("OAI-8")
 def bearer_key_is_required(s: Session) -> Evidence:
     if not _key_given(s):
-        raise NotApplicable("no key given for the OpenAI-compatible endpoint",
-                            "pass --provider-api-key (provider-hosted) or --openai-api-key")
+        raise NotApplicable(
+            "no key given for the OpenAI-compatible endpoint",
+            "pass --provider-api-key (provider-hosted) or --openai-api-key",
+        )
     for auth in ("none", "wrong"):
         response = transcription(s, auth=auth)
         expect_status(response, {401}, f"with {'no' if auth == 'none' else 'a wrong'} key")
-        problem = _envelope_problem(response)
-        if problem:
-            raise Failed("401 in the OpenAI error envelope", problem, response)
     return Evidence({"checked": ["no key", "wrong key"]})

@@ -39,12 +39,18 @@ def transcript_is_closest_to_its_own_text(s: Session) -> Evidence:
         own = spec(key).text
         own_cer = judging.cer(own, heard)
         nearest_other = min(judging.cer(other, heard) for other in texts - {own})
-        scores[key] = {"heard": heard, "cer_own": round(own_cer, 3),
-                       "cer_nearest_other": round(nearest_other, 3)}
+        scores[key] = {
+            "heard": heard,
+            "cer_own": round(own_cer, 3),
+            "cer_nearest_other": round(nearest_other, 3),
+        }
         if own_cer >= nearest_other:
-            raise Failed(f"a transcript closer to {own!r} than to the other texts",
-                         f"{key}: heard {heard!r} (CER {own_cer:.2f} to its own text, "
-                         f"{nearest_other:.2f} to another)", s.generation(key).response)
+            raise Failed(
+                f"a transcript closer to {own!r} than to the other texts",
+                f"{key}: heard {heard!r} (CER {own_cer:.2f} to its own text, "
+                f"{nearest_other:.2f} to another)",
+                s.generation(key).response,
+            )
     return Evidence({"judge": s.asr_judge().name, "clips": scores})
 
 
@@ -57,8 +63,11 @@ def character_error_rate_is_within_bound(s: Session) -> Evidence:
         rate = judging.cer(spec(key).text, heard)
         rates[key] = round(rate, 3)
         if rate > judge.max_cer:
-            raise Failed(f"CER at most {judge.max_cer:.2f} under {judge.name}",
-                         f"{key}: CER {rate:.2f}, heard {heard!r}", s.generation(key).response)
+            raise Failed(
+                f"CER at most {judge.max_cer:.2f} under {judge.name}",
+                f"{key}: CER {rate:.2f}, heard {heard!r}",
+                s.generation(key).response,
+            )
     return Evidence({"judge": judge.name, "max_cer": judge.max_cer, "cer": rates})
 
 
@@ -78,15 +87,21 @@ def voice_prompt_steers_the_voice(s: Session) -> Evidence:
     margin = (sim["out_A~ref_A"] - sim["out_A~ref_B"]) - (sim["out_B~ref_A"] - sim["out_B~ref_B"])
     facts = {k: round(v, 3) for k, v in sim.items()} | {"margin": round(margin, 3)}
     if margin < STEERING_MARGIN:
-        raise Failed(f"steering margin at least {STEERING_MARGIN}",
-                     f"margin {margin:.3f} (a provider that ignores the prompt scores about 0)",
-                     s.generation("walk-B").response, **facts)
+        raise Failed(
+            f"steering margin at least {STEERING_MARGIN}",
+            f"margin {margin:.3f} (a provider that ignores the prompt scores about 0)",
+            s.generation("walk-B").response,
+            **facts,
+        )
     return Evidence(facts)
 
 
 @check("SPK-2")
 def output_resembles_the_reference(s: Session) -> Evidence:
     sim = _similarities(s)
-    raise Info(f"SIM(out_A, A) = {sim['out_A~ref_A']:.3f}, SIM(out_B, B) = "
-               f"{sim['out_B~ref_B']:.3f} (same-speaker pairs score 0.84-0.91 under resemblyzer)",
-               sim_a=round(sim["out_A~ref_A"], 3), sim_b=round(sim["out_B~ref_B"], 3))
+    raise Info(
+        f"SIM(out_A, A) = {sim['out_A~ref_A']:.3f}, SIM(out_B, B) = "
+        f"{sim['out_B~ref_B']:.3f} (same-speaker pairs score 0.84-0.91 under resemblyzer)",
+        sim_a=round(sim["out_A~ref_A"], 3),
+        sim_b=round(sim["out_B~ref_B"], 3),
+    )

@@ -22,17 +22,23 @@ MAX_PROMPT_BYTES = 1024 * 1024
 UNDECLARED_OVERSIZE_BYTES = 32 * 1024 * 1024
 _REFUSED = {400, 415, 422}
 _CONTENT_TYPES: dict[AudioFormat, str] = {
-    "wav": "audio/wav", "flac": "audio/flac", "ogg": "audio/ogg", "mp3": "audio/mpeg",
+    "wav": "audio/wav",
+    "flac": "audio/flac",
+    "ogg": "audio/ogg",
+    "mp3": "audio/mpeg",
 }
 
 
 def _expect_prompt(response: httpx.Response) -> dict[str, object]:
     expect_status(response, {200})
-    body = expect_json_object(response)
+    body = expect_json_object(response, content_type=False)
     prompt = body.get("voice_prompt")
     if not isinstance(prompt, dict):
-        raise Failed("a voice_prompt member that is a JSON object",
-                     f"voice_prompt is {type(prompt).__name__}", response)
+        raise Failed(
+            "a voice_prompt member that is a JSON object",
+            f"voice_prompt is {type(prompt).__name__}",
+            response,
+        )
     return prompt
 
 
@@ -76,8 +82,11 @@ def prompt_survives_a_json_round_trip(s: Session) -> Evidence:
     generation = s.generation("walk-A")
     code = generation.response.status_code
     if 400 <= code < 500:
-        raise Failed("the round-tripped voice prompt accepted by /v1/generate",
-                     describe(generation.response), generation.response)
+        raise Failed(
+            "the round-tripped voice prompt accepted by /v1/generate",
+            describe(generation.response),
+            generation.response,
+        )
     if code != 200:
         raise Blocked("GEN-1", f"/v1/generate answered {code}")
     return Evidence({"round_trips": 2}, generation.response)
@@ -86,15 +95,17 @@ def prompt_survives_a_json_round_trip(s: Session) -> Evidence:
 @check("VP-4")
 def flac_ogg_and_mp3_are_accepted(s: Session) -> Evidence:
     declared = s.capabilities().audio_formats
-    formats: list[AudioFormat] = [f for f in ("flac", "ogg", "mp3") if declared is None
-                                  or f in declared]
+    formats: list[AudioFormat] = [
+        f for f in ("flac", "ogg", "mp3") if declared is None or f in declared
+    ]
     if not formats:
         raise Unimplemented("capabilities.audio_formats declares none of flac, ogg, mp3")
     clip = s.reference("A")
     for audio_format in formats:
         data = write_audio(clip.samples, clip.sample_rate, audio_format)
-        response = s.upload_prompt(data, f"reference.{audio_format}",
-                                   _CONTENT_TYPES[audio_format], clip.text)
+        response = s.upload_prompt(
+            data, f"reference.{audio_format}", _CONTENT_TYPES[audio_format], clip.text
+        )
         if response.status_code != 200:
             raise Failed(f"200 for a {audio_format.upper()} upload", describe(response), response)
         _expect_prompt(response)
@@ -132,11 +143,17 @@ def oversized_upload_is_413(s: Session) -> Evidence:
     try:
         response = s.upload_prompt(data, "huge.wav", "audio/wav", "hello")
     except httpx.TransportError as exc:
-        raise Failed("413 for an upload over the limit",
-                     f"the connection broke during the upload ({type(exc).__name__}); "
-                     "answer 413 before closing") from None
-    expect_status(response, {413}, f"for {len(data) / 2**20:.1f} MiB "
-                  f"({'declared limit ' + str(limit) if limit else 'no declared limit'})")
+        raise Failed(
+            "413 for an upload over the limit",
+            f"the connection broke during the upload ({type(exc).__name__}); "
+            "answer 413 before closing",
+        ) from None
+    expect_status(
+        response,
+        {413},
+        f"for {len(data) / 2**20:.1f} MiB "
+        f"({'declared limit ' + str(limit) if limit else 'no declared limit'})",
+    )
     return Evidence({"upload_bytes": len(data), "declared_limit": limit}, response)
 
 
@@ -157,6 +174,9 @@ def voice_prompt_is_at_most_one_mebibyte(s: Session) -> Evidence:
     prompt = s.voice_prompt("A")
     size = len(json.dumps(prompt, separators=(",", ":")).encode())
     if size > MAX_PROMPT_BYTES:
-        raise Failed("a voice prompt of at most 1 MiB of JSON", f"{size / 2**20:.2f} MiB",
-                     s.prompt_response("A"))
+        raise Failed(
+            "a voice prompt of at most 1 MiB of JSON",
+            f"{size / 2**20:.2f} MiB",
+            s.prompt_response("A"),
+        )
     return Evidence({"prompt_bytes": size})

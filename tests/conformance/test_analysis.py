@@ -50,8 +50,10 @@ def test_duration_bounds_grow_with_text() -> None:
 
 def test_time_scale_cue_doubles_with_a_doubled_declared_rate() -> None:
     rng = np.random.default_rng(0)
-    bursts = [np.concatenate([_tone(0.12, 0.4, 140) * rng.uniform(0.5, 1), np.zeros(800)])
-              for _ in range(20)]
+    bursts = [
+        np.concatenate([_tone(0.12, 0.4, 140) * rng.uniform(0.5, 1), np.zeros(800)])
+        for _ in range(20)
+    ]
     speech = np.concatenate(bursts).astype(np.float32)
     text = "x" * int(15 * len(speech) / RATE)
     right = analysis.speech_rate_cues(speech, RATE, text).log2_scale

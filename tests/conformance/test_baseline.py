@@ -19,8 +19,9 @@ def _write(tmp_path: Path, text: str) -> Path:
 
 
 def test_an_active_entry_excuses_its_clause_until_it_expires(tmp_path: Path) -> None:
-    path = _write(tmp_path, '[[known_failure]]\nid = "GEN-8"\nreason = "cuDNN"\n'
-                  "expires = 2027-01-31\n")
+    path = _write(
+        tmp_path, '[[known_failure]]\nid = "GEN-8"\nreason = "cuDNN"\nexpires = 2027-01-31\n'
+    )
     baseline = load_baseline(path, KNOWN)
     assert baseline.excuse("GEN-8", date(2027, 1, 31)) is not None
     assert baseline.excuse("GEN-8", date(2027, 2, 1)) is None
