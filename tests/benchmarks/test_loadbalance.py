@@ -1,0 +1,91 @@
+"""Load balancing through a real nginx on loopback (short version of the benchmark)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from benchmarks.loadbalance import LbConfig, run_suite
+from benchmarks.nginx import NginxConfig, find_nginx, render_config, run_nginx
+from benchmarks.results import LoadBalanceReport, load_document, write_document
+
+needs_nginx = pytest.mark.skipif(
+    shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
+    reason="nginx is not installed (apt-get install nginx)",
+)
+
+
+def test_generated_config_keeps_everything_in_the_prefix_and_on_loopback(tmp_path: Path) -> None:
+    config = NginxConfig(upstreams=["127.0.0.1:1", "127.0.0.1:2"], balance="least_conn")
+    text = render_config(config, 8123, tmp_path)
+    assert "daemon off;" in text
+    assert "worker_processes 1;" in text
+    assert "listen 127.0.0.1:8123;" in text
+    assert "least_conn;" in text
+    assert "server 127.0.0.1:2 max_fails=1 fail_timeout=2s;" in text
+    for directive in ("pid", "error_log", "access_log", "client_body_temp_path", "proxy_temp_path"):
+        line = next(line for line in text.splitlines() if line.strip().startswith(directive))
+        assert str(tmp_path) in line, line
+    assert "non_idempotent" not in text
+
+
+@needs_nginx
+@pytest.mark.nginx
+def test_generated_config_passes_nginx_t(tmp_path: Path) -> None:
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render_config(NginxConfig(upstreams=["127.0.0.1:9"]), 1, tmp_path))
+    completed = subprocess.run(
+        [find_nginx(), "-t", "-p", str(tmp_path), "-c", str(conf), "-e", str(tmp_path / "e.log")],
+        capture_output=True, text=True, timeout=20, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+
+
+@needs_nginx
+@pytest.mark.nginx
+def test_nginx_null_provider_answers_health(tmp_path: Path) -> None:
+    import httpx
+
+    with run_nginx(NginxConfig(null_health=True), tmp_path) as url:
+        body = httpx.get(f"{url}/health", timeout=5, trust_env=False).json()
+    assert body["status"] == "healthy"
+    assert not list(tmp_path.glob("*/nginx.pid")), "nginx left its pid file behind"
+
+
+@needs_nginx
+@pytest.mark.nginx
+@pytest.mark.slow
+def test_share_scaling_failover_and_slow_backend(tmp_path: Path) -> None:
+    config = LbConfig(
+        backends=2, rate=40.0, duration_s=3.0, scaling_duration_s=2.5, kill_at_s=1.5,
+        loops_per_backend=4,
+    )  # fmt: skip
+    report = run_suite(config, tmp_path)
+    path = write_document(report, tmp_path / "lb.json")
+    assert isinstance(load_document(path), LoadBalanceReport)
+
+    assert report.share is not None
+    assert report.share.unattributed == 0
+    assert sum(report.share.requests.values()) == report.share.run.ok == 120
+    assert report.share.max_deviation <= 0.05  # round robin
+
+    one, two = report.scaling
+    assert two.ok_rps > 1.5 * one.ok_rps
+
+    failover = report.failover
+    assert failover is not None
+    assert failover.killed == "b0"
+    assert set(failover.requests_after_kill_by_backend) <= {"b1", "none"}
+    assert failover.burst.errors == failover.run.errors <= 3  # only requests in flight on b0
+    assert failover.run.ok + failover.run.errors == failover.run.requests == 120
+
+    slow = report.slow_backend
+    assert slow is not None
+    round_robin, least_conn = slow.by_policy["round_robin"], slow.by_policy["least_conn"]
+    assert round_robin.latency is not None
+    assert least_conn.latency is not None
+    assert least_conn.latency.p99 < round_robin.latency.p99
+    assert least_conn.served_by["b0"] < round_robin.served_by["b0"]
