@@ -27,6 +27,7 @@ _LOAD_KEYS: Final = (
     "scenario",
     "mode",
     "schedule",
+    "rate",
     "scheduled_rate_rps",
     "duration_s",
     "concurrency",

@@ -17,6 +17,7 @@ __all__ = [
     "clause_id",
     "code",
     "code_block",
+    "count",
     "details",
     "image",
     "table",
@@ -41,6 +42,11 @@ def code(value: object) -> str:
     fence = "`" * (longest + 1)
     pad = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def count(number: int, noun: str) -> str:
+    """``1 error``, ``2 errors``: a number with its noun, in the right number."""
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def bold(text: str) -> str:

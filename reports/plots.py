@@ -21,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from benchmarks.results import FailoverResult, LoadBalanceReport, RequestRecord
+from reports.markdown import count
 from reports.runs import LoadPoint, RunView, load_points
 
 __all__ = [
@@ -242,14 +243,12 @@ def failover_timeline(failover: FailoverResult, path: Path) -> Path:
         _timeline_from_events(ax, failover)
     ax.axvline(0.0, color="#000000", linewidth=1.2, label=f"SIGKILL {failover.killed}")
     burst = failover.burst
-    if burst.first_error_after_kill_ms is not None and burst.last_error_after_kill_ms is not None:
-        ax.axvspan(
-            burst.first_error_after_kill_ms / 1000,
-            max(burst.last_error_after_kill_ms, burst.first_error_after_kill_ms + 20) / 1000,
-            color=_ERROR_COLOUR,
-            alpha=0.15,
-            label=f"error burst ({burst.errors} errors)",
-        )
+    first, last = burst.first_error_after_kill_ms, burst.last_error_after_kill_ms
+    label = f"error burst ({count(burst.errors, 'error')})"
+    if first is not None and last is not None and last > first:
+        ax.axvspan(first / 1000, last / 1000, color=_ERROR_COLOUR, alpha=0.15, label=label)
+    elif first is not None:
+        ax.axvline(first / 1000, color=_ERROR_COLOUR, linestyle="--", linewidth=1, label=label)
     ax.set_xlabel("seconds after the kill")
     ax.set_title("Failover: one backend killed mid-run")
     ax.grid(True, alpha=0.3)
@@ -305,12 +304,17 @@ def _kill_epoch(records: list[RequestRecord], failover: FailoverResult) -> float
 
 def _timeline_from_events(ax: Axes, failover: FailoverResult) -> None:
     burst = failover.burst
-    events = []
+    named = []
     if burst.first_error_after_kill_ms is not None:
-        events.append(("first error", burst.first_error_after_kill_ms / 1000))
+        named.append(("first error", burst.first_error_after_kill_ms / 1000))
     if burst.last_error_after_kill_ms is not None:
-        events.append(("last error", burst.last_error_after_kill_ms / 1000))
-    events.append(("recovered", failover.recovery_ms / 1000))
+        named.append(("last error", burst.last_error_after_kill_ms / 1000))
+    named.append(("recovered", failover.recovery_ms / 1000))
+    # Events at the same moment share one label, or their labels would print over each other.
+    merged: dict[float, list[str]] = {}
+    for name, moment in named:
+        merged.setdefault(round(moment, 4), []).append(name)
+    events = [(" = ".join(names), moment) for moment, names in merged.items()]
     ax.axhline(0, color="#999999", linewidth=0.8, zorder=0)
     for index, (name, at) in enumerate(events):
         above = index % 2 == 0

@@ -18,7 +18,7 @@ from conformance._version import SPEC_VERSION, __version__
 from reports import plots
 from reports.comparability import assess
 from reports.inputs import ReportInputs
-from reports.markdown import alert, bold, cell, code, table
+from reports.markdown import alert, bold, cell, code, count, table
 from reports.redact import Redactor
 from reports.runs import RunView, run_views
 from reports.sections.benchmarks import benchmark_section, fmt
@@ -210,7 +210,7 @@ def _lb_rows(inputs: ReportInputs) -> list[list[str]]:
             parts.append(f"largest share deviation {report.share.max_deviation:.1%}")
         if report.failover is not None:
             parts.append(
-                f"failover: {report.failover.burst.errors} errors, recovered after "
+                f"failover: {count(report.failover.burst.errors, 'error')}, recovered after "
                 f"{fmt(report.failover.recovery_ms, 0, ' ms')}"
             )
         rows.append([bold("Load balancing"), " · ".join(parts)])

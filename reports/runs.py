@@ -34,12 +34,20 @@ class RunView:
 
     @property
     def offered_rps(self) -> float | None:
-        """The rate the schedule asked for; None for closed loops, where the server sets it."""
+        """The rate the seeded schedule actually offered (a short Poisson schedule strays from
+        the nominal rate); None for closed loops, where the server sets the pace."""
+        return self._rate(("scheduled_rate_rps", "nominal_rate_rps", "rate"))
+
+    @property
+    def nominal_rps(self) -> float | None:
+        """The rate that was asked for (``--rate``): what names the run and pairs it."""
+        return self._rate(("nominal_rate_rps", "rate", "scheduled_rate_rps"))
+
+    def _rate(self, keys: tuple[str, ...]) -> float | None:
         if self.run.mode != "open-loop":
             return None
-        config = self.run.config
-        for key in ("scheduled_rate_rps", "nominal_rate_rps", "rate"):
-            value = config.get(key)
+        for key in keys:
+            value = self.run.config.get(key)
             if isinstance(value, int | float) and value > 0:
                 return float(value)
         summary = self.run.summary
@@ -89,8 +97,8 @@ def _base_label(item: Loaded[RunResult]) -> str:
     scenario = run.provenance.scenario or run.config.get("scenario") or "run"
     prefix = BASELINE_PREFIX if item.role == "baseline" else ""
     view = RunView(item, "")
-    if view.offered_rps is not None:
-        return f"{prefix}{run.mode} {scenario} {view.offered_rps:.3g}/s"
+    if view.nominal_rps is not None:
+        return f"{prefix}{run.mode} {scenario} {view.nominal_rps:.3g}/s"
     users = run.config.get("users") or run.config.get("concurrency")
     suffix = f" ×{users}" if isinstance(users, int) else ""
     return f"{prefix}{run.mode} {scenario}{suffix}"

@@ -246,4 +246,4 @@ def _check_row(check: ValidityCheck) -> list[str]:
 def _number(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:g}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"
+    return f"{value:.4g}" if abs(value) >= 0.01 or value == 0 else f"{value:.2e}"

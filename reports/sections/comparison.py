@@ -60,7 +60,7 @@ def pair_runs(views: Sequence[RunView]) -> list[Pair]:
 
 
 def _key(view: RunView) -> tuple[str, str | None, float | None]:
-    rate = view.offered_rps
+    rate = view.nominal_rps
     return view.run.mode, view.run.provenance.scenario, round(rate, 2) if rate else None
 
 

@@ -12,7 +12,7 @@ from benchmarks.results import (
     SlowBackendResult,
 )
 from reports.inputs import Loaded
-from reports.markdown import bold, cell, code, code_block, details, image, table
+from reports.markdown import bold, cell, code, code_block, count, details, image, table
 from reports.sections.benchmarks import fmt
 
 __all__ = ["loadbalance_section"]
@@ -46,7 +46,7 @@ def _report(item: Loaded[LoadBalanceReport], figures: dict[str, str]) -> list[st
             ),
         ),
         "",
-        *details("Backend command", code_block(" ".join(report.backend_command), "sh")),
+        *details("Backend commands", code_block("\n".join(report.backend_command), "sh")),
         "",
     ]
     lines += _share(report, figures.get("share"))
@@ -189,5 +189,5 @@ def _run_line(summary: RunSummary) -> str:
     p99 = f", p99 {fmt(lat.p99)} ms" if lat else ""
     return (
         f"That run: {summary.requests:,} requests in {summary.duration_s:g} s, "
-        f"{summary.errors:,} errors{p99}."
+        f"{count(summary.errors, 'error')}{p99}."
     )

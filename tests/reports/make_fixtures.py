@@ -397,13 +397,9 @@ def loadbalance_report() -> LoadBalanceReport:
         ),
         backends=3,
         backend_command=[
-            "python",
-            "-m",
-            "reference_server",
-            "--port",
-            "{port}",
-            "--instance-id",
-            "{instance_id}",
+            "{python} -m reference_server --port {port} --instance-id {instance_id}",
+            "{python} -m reference_server --port {port} --instance-id {instance_id} "
+            "--backend-options latency_ms=400",
         ],
         nginx=NginxSettings(
             version="1.22.1",

@@ -15,7 +15,7 @@ from reports.inputs import InputError, load_inputs
 from reports.matrix import render_matrix
 from tests.reports import gfm
 from tests.reports.conftest import GENERATED_AT, fixture_paths
-from tests.reports.make_fixtures import FIXTURES
+from tests.reports.make_fixtures import FIXTURES, write
 from tests.reports.test_render import check_golden
 
 # --- Inputs -----------------------------------------------------------------------------------
@@ -169,3 +169,12 @@ def test_environment_snapshot_is_a_valid_document(tmp_path: Path) -> None:
     assert snapshot.cpu_count >= 1
     assert snapshot.packages["voicebox-provider-kit"] is not None
     assert load_inputs([out]).environments[0].document == snapshot
+
+
+def test_the_committed_fixtures_are_what_make_fixtures_writes(tmp_path: Path) -> None:
+    """The fixtures stay valid documents of the current formats, and nobody hand-edits them."""
+    for written in write(tmp_path):
+        committed = FIXTURES / written.name
+        assert written.read_text() == committed.read_text(), (
+            f"{written.name} is stale: run python -m tests.reports.make_fixtures"
+        )
