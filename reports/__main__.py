@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=Path, default=Path("report"), help="output folder (report)")
     render.add_argument("--title", help="the report's title (default: from the provider's /health)")
     render.add_argument("--image-base-url", help="prefix image links with this URL")
+    render.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a note shown under the title (Markdown; repeatable)",
+    )
     _redaction_arguments(render)
 
     matrix = commands.add_parser("matrix", help="the compatibility matrix of several providers")
@@ -110,7 +116,9 @@ def _render(options: argparse.Namespace) -> int:
     rendered = render_report(
         inputs,
         options.out,
-        RenderOptions(title=options.title, image_base_url=options.image_base_url),
+        RenderOptions(
+            title=options.title, image_base_url=options.image_base_url, notes=tuple(options.note)
+        ),
         redactor,
     )
     for warning in rendered.warnings:

@@ -59,7 +59,7 @@ def clause_id(identifier: str) -> str:
     A WORD JOINER (U+2060) after the hyphen forbids the break (UAX #14, LB11); it is invisible
     and find-in-page ignores it.
     """
-    return bold(identifier.replace("-", "-\u2060"))
+    return bold(identifier.replace("-", "-\u2060"))  # U+2060 WORD JOINER
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], align: str = "") -> list[str]:

@@ -18,6 +18,7 @@ VERDICT_SYMBOL: Final[dict[Verdict, str]] = {
     Verdict.INFO: "ℹ️",
 }
 NOT_RUN: Final = "·"
+WORD_JOINER: Final = "\u2060"
 
 _MEANING: Final[dict[Verdict, str]] = {
     Verdict.FAIL: "a MUST is broken",
@@ -31,7 +32,8 @@ _MEANING: Final[dict[Verdict, str]] = {
 
 
 def verdict_label(verdict: Verdict) -> str:
-    return f"{VERDICT_SYMBOL[verdict]} {verdict.value}"
+    """Symbol and name; a WORD JOINER keeps NON-STRICT on one line in a narrow column."""
+    return f"{VERDICT_SYMBOL[verdict]} {verdict.value.replace('-', '-' + WORD_JOINER)}"
 
 
 def legend(include_not_run: bool = False) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -377,6 +378,39 @@ def _lb_summary(rate: float, duration: float, start: float, seed: int, served_by
     return summarize(records, duration, slo_ms=SLO_MS)
 
 
+def _failover(start: float) -> FailoverResult:
+    """Three backends; ref-2 dies 8 s in, and the three requests it held fail (502)."""
+    records = _records(
+        10.0,
+        20.0,
+        start,
+        median_ms=95.0,
+        capacity=40.0,
+        seed=32,
+        served_by=["ref-1", "ref-2", "ref-3"],
+    )
+    kill = start + 8.0
+    held = [r for r in records if r.served_by == "ref-2" and r.intended_at < kill][-3:]
+    for record in records:
+        if record.served_by == "ref-2" and record.intended_at >= kill:
+            record.served_by = "ref-1" if record.id.endswith(("0", "2", "4", "6", "8")) else "ref-3"
+    for index, record in enumerate(held):
+        record.ok, record.status, record.error_class = False, 502, "http_502"
+        record.audio_s, record.served_by, record.checked = None, None, False
+        record.ended_at = kill + (0.004, 0.118, 0.212)[index]
+    after = Counter(r.served_by or "none" for r in records if r.intended_at >= kill)
+    return FailoverResult(
+        killed="ref-2",
+        killed_after_s=8.0,
+        burst=ErrorBurst(
+            errors=3, first_error_after_kill_ms=4.0, last_error_after_kill_ms=212.0, burst_ms=208.0
+        ),
+        recovery_ms=212.0,
+        requests_after_kill_by_backend=dict(sorted(after.items())),
+        run=summarize(records, 20.0, slo_ms=SLO_MS),
+    )
+
+
 def loadbalance_report() -> LoadBalanceReport:
     start = START.timestamp() + 1500
     backends = ["ref-1", "ref-2", "ref-3"]
@@ -384,7 +418,7 @@ def loadbalance_report() -> LoadBalanceReport:
     requests = {b: share_run.served_by.get(b, 0) for b in backends}
     total = sum(requests.values())
     shares = {b: n / total for b, n in requests.items()}
-    failover_run = _lb_summary(10.0, 20.0, start + 60, 32, ["ref-1", "ref-3"])
+    failover = _failover(start + 60)
     return LoadBalanceReport(
         provenance=_provenance(
             "benchmarks.loadbalance",
@@ -426,19 +460,7 @@ def loadbalance_report() -> LoadBalanceReport:
             ScalingPoint(backends=n, ok_rps=rps, efficiency=rps / (n * 7.9), latency=None)
             for n, rps in ((1, 7.9), (2, 15.1), (3, 21.6))
         ],
-        failover=FailoverResult(
-            killed="ref-2",
-            killed_after_s=8.0,
-            burst=ErrorBurst(
-                errors=3,
-                first_error_after_kill_ms=4.1,
-                last_error_after_kill_ms=212.0,
-                burst_ms=207.9,
-            ),
-            recovery_ms=260.5,
-            requests_after_kill_by_backend={"ref-1": 61, "ref-3": 58},
-            run=failover_run,
-        ),
+        failover=failover,
         slow_backend=SlowBackendResult(
             slow_backend="ref-3",
             slowdown=4.0,

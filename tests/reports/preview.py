@@ -73,7 +73,7 @@ def screenshot(html: Path, png: Path, height: int) -> None:
             "--hide-scrollbars",
             f"--window-size=1012,{height}",
             f"--screenshot={png}",
-            html.as_uri(),
+            html.resolve().as_uri(),
         ],
         check=True,
         capture_output=True,

@@ -178,3 +178,12 @@ def test_the_committed_fixtures_are_what_make_fixtures_writes(tmp_path: Path) ->
         assert written.read_text() == committed.read_text(), (
             f"{written.name} is stale: run python -m tests.reports.make_fixtures"
         )
+
+
+def test_title_and_notes_are_shown(tmp_path: Path) -> None:
+    source = str(fixture_paths(("run-provider-1.json",))[0])
+    args = [source, "--out", str(tmp_path), "--title", "My GPU box", "--note", "Busy *machine*."]
+    assert main(args) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert text.startswith("# My GPU box\n")
+    assert "> [!NOTE]\n> Busy *machine*." in text
