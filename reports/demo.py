@@ -30,15 +30,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
-from benchmarks.processes import (
-    ManagedProcess,
-    ProcessFailedError,
-    free_port,
-    python_env,
-    wait_http_ok,
-)
+from benchmarks.processes import ManagedProcess, free_port, python_env
 from reports.environment import capture_environment
 from reports.inputs import InputError, load_inputs
+from reports.readiness import NotReadyError, wait_ready
 from reports.redact import REDACTED, Redactor
 from reports.render import RenderOptions, render_report
 
@@ -186,16 +181,15 @@ def _start_reference(
             ManagedProcess(argv, log, env=python_env(), name="reference server")
         )
         url = f"http://127.0.0.1:{port}"
-        began = time.monotonic()
         try:
-            wait_http_ok(f"{url}/health", process, timeout_s=config.startup_timeout_s)
-        except ProcessFailedError as exc:
+            took = wait_ready(url, process, timeout_s=config.startup_timeout_s)
+        except NotReadyError as exc:
             process.stop()
             if "address already in use" in str(exc).lower() and attempt < _PORT_ATTEMPTS:
                 say(f"port {port} was taken meanwhile; trying another")
                 continue
             raise DemoError(f"the reference server did not become ready: {exc}") from None
-        say(f"ready at {url} after {time.monotonic() - began:.1f} s (log: {_rel(log, out)})")
+        say(f"ready at {url} after {took:.1f} s (log: {_rel(log, out)})")
         return url
     raise DemoError("no free port for the reference server")  # pragma: no cover
 

@@ -37,12 +37,16 @@ def _sleeper() -> int:
     return child.pid
 
 
-def serve(port: int, never_ready: bool, pidfile: str | None) -> None:
+def serve(port: int, never_ready: bool, pidfile: str | None, unhealthy: bool = False) -> None:
+    if unhealthy:
+        print("ERROR the stand-in backend failed to load", flush=True)
+    state = "unhealthy" if unhealthy else "loading" if never_ready else "healthy"
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status = 503 if never_ready else 200
+            status = 200 if state == "healthy" else 503
             body = {
-                "status": "loading" if never_ready else "healthy",
+                "status": state,
                 "model": "stand-in",
                 "device": "cpu",
             }
@@ -50,13 +54,10 @@ def serve(port: int, never_ready: bool, pidfile: str | None) -> None:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            if never_ready:
+            if status == 503:
                 self.send_header("Retry-After", "1")
             self.end_headers()
             self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
 
     _record_pids(pidfile, os.getpid(), _sleeper())
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
@@ -90,6 +91,7 @@ def main() -> None:
     server = commands.add_parser("server")
     server.add_argument("--port", type=int, required=True)
     server.add_argument("--never-ready", action="store_true")
+    server.add_argument("--unhealthy", action="store_true", help="503 unhealthy, and say why")
     server.add_argument("--api-key", help="accepted and ignored, as the real server's flag")
     server.add_argument("--pidfile")
     check = commands.add_parser("conformance")
@@ -102,7 +104,7 @@ def main() -> None:
     load.add_argument("--out", required=True)
     options = parser.parse_args()
     if options.command == "server":
-        serve(options.port, options.never_ready, options.pidfile)
+        serve(options.port, options.never_ready, options.pidfile, options.unhealthy)
     elif options.command == "conformance":
         conformance(options.url, options.report_dir, options.hang, options.pidfile)
     else:

@@ -145,6 +145,22 @@ def test_a_server_that_never_gets_ready_fails_in_bounded_time(tmp_path: Path) ->
     assert_all_gone([int(p) for p in pids.read_text().split()])
 
 
+@pytest.mark.slow
+def test_an_unhealthy_server_fails_at_once_with_its_own_words(tmp_path: Path) -> None:
+    pids = tmp_path / "server.pids"
+    argv = demo_argv(
+        tmp_path / "demo", "--startup-timeout", "120", server=f"--unhealthy --pidfile {pids}"
+    )
+    began = time.monotonic()
+    code, _, stderr = finish(start(argv), timeout_s=60)
+    assert code == 1
+    assert time.monotonic() - began < 60, "it waited for the timeout instead of failing"
+    assert "reports itself unhealthy (HTTP 503, status 'unhealthy')" in stderr
+    assert "ERROR the stand-in backend failed to load" in stderr
+    assert '"GET /health' not in stderr, "the log tail is drowned in health polls"
+    assert_all_gone([int(p) for p in pids.read_text().split()])
+
+
 def test_the_demo_will_not_empty_a_folder_it_did_not_make(tmp_path: Path) -> None:
     precious = tmp_path / "notes.txt"
     precious.write_text("mine")
@@ -163,7 +179,12 @@ def test_bad_rates_are_refused(tmp_path: Path) -> None:
 def _real_kit_present() -> bool:
     return all(
         importlib.util.find_spec(name) is not None
-        for name in ("reference_server.__main__", "reference_server.app", "conformance.client")
+        for name in (
+            "reference_server.__main__",
+            "reference_server.backends.espeak",
+            "conformance.client",
+            "conformance.references",
+        )
     )
 
 
