@@ -298,8 +298,12 @@ def _timeline_from_records(
 
 
 def _kill_epoch(records: list[RequestRecord], failover: FailoverResult) -> float:
-    start = min(r.intended_at for r in records)
-    return start + failover.killed_after_s
+    """When the kill happened: the optional ``killed_at`` (epoch s) when the document has it,
+    else ``killed_after_s`` counted from the first request (off by the run's set-up time)."""
+    killed_at = (failover.model_extra or {}).get("killed_at")
+    if isinstance(killed_at, int | float):
+        return float(killed_at)
+    return min(r.intended_at for r in records) + failover.killed_after_s
 
 
 def _timeline_from_events(ax: Axes, failover: FailoverResult) -> None:
