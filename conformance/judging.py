@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = ["RateAssessment", "cer", "rate_assessment", "speaker_embedding", "transcript"]
 
-# Judged to be at the wrong rate when an alternative is this much more intelligible (CER).
+# Judged to be at the wrong rate when an alternative is intelligible and this much more so (CER).
 _RATE_CER_MARGIN = 0.25
+_RATE_INTELLIGIBLE_CER = 0.5
 _RATE_TRY_ALTERNATIVES_ABOVE_CER = 0.3
 _RATE_MAX_LOG2_SCALE = 0.6
 
@@ -96,7 +97,7 @@ def _assess_rate(s: Session, key: str) -> RateAssessment:
     for factor in (0.5, 2.0):
         alternative = cer(text, judge_transcribe(judge, samples, int(rate * factor)))
         detail[f"cer_at_{factor:g}x_rate"] = round(alternative, 3)
-        if alternative + _RATE_CER_MARGIN < at_declared:
+        if alternative <= _RATE_INTELLIGIBLE_CER and alternative + _RATE_CER_MARGIN < at_declared:
             detail["likely_true_rate"] = int(rate * factor)
             return RateAssessment(False, f"ASR ({judge.name})", detail)
     return RateAssessment(True, f"ASR ({judge.name})", detail)

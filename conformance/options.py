@@ -123,6 +123,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="Read timeout per request in seconds (default 300).",
     )
     add(
+        "--conformance-wait",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="Wait up to S seconds for /health to report ready before checking (default 120).",
+    )
+    add(
         "--no-replay",
         action="store_true",
         help="Do not replay failed cases to tell FLAKY from FAIL.",
@@ -161,6 +168,7 @@ class SuiteOptions:
     concurrency: int = 4
     timeout_s: float = 300.0
     replay: bool = True
+    wait_s: float = 120.0
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SuiteOptions | None:
@@ -190,6 +198,7 @@ class SuiteOptions:
             concurrency=max(2, int(config.getoption("conformance_concurrency"))),
             timeout_s=float(config.getoption("conformance_timeout")),
             replay=not config.getoption("no_replay"),
+            wait_s=max(0.0, float(config.getoption("conformance_wait"))),
         )
 
     def selects(self, clause_id: str, level: str) -> bool:
@@ -222,6 +231,7 @@ class SuiteOptions:
             "concurrency": self.concurrency,
             "timeout_s": self.timeout_s,
             "replay": self.replay,
+            "wait_s": self.wait_s,
         }
 
 

@@ -11,24 +11,28 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
 from conformance._curl import curl_command
+from conformance.audiofile import UndecodableAudioError, read_audio, write_audio
 from conformance.checks._expect import strict_json
 from conformance.checks._outcome import Blocked, NotApplicable
 from conformance.client import AsyncProviderClient, AuthMode, Exchange, ProviderClient
 from conformance.codec import AudioCodecError, DecodedAudio, decode_audio
+from conformance.errors import ProviderTransportError
 from conformance.models import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Capabilities
 from conformance.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
 from conformance.plan import GenerationSpec, spec
 from conformance.record import JudgeInfo, RequestTally
-from conformance.references import ReferenceClip, load_references
+from conformance.references import ReferenceClip, reference_voices
 from conformance.settings import Settings
 
 if TYPE_CHECKING:
@@ -106,13 +110,29 @@ class Session:
             settings,
             client,
             log,
-            load_references(options.reference_audio, options.reference_text),
+            _references(options),
             asr,
             asr_missing,
             speaker,
             speaker_missing,
         )
-        return cls(shared)
+        session = cls(shared)
+        session.wait_until_ready(options.wait_s)
+        return session
+
+    def wait_until_ready(self, timeout_s: float, *, poll_s: float = 1.0) -> bool:
+        """Poll /health until it reports ready, so a provider still loading its model is not
+        judged; gives up after ``timeout_s`` and lets the checks report what they see."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                response = self.send("GET", "/health")
+                ready = response.status_code == 200
+            except ProviderTransportError:
+                ready = False
+            if ready or time.monotonic() >= deadline:
+                return ready
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
 
     def fresh(self) -> Session:
         """A session with the same provider and judges but no artefacts, to replay a check."""
@@ -227,11 +247,17 @@ class Session:
             data={"reference_text": reference_text},
         )
 
+    def reference_wav(self, which: str) -> bytes:
+        """Reference ``which`` as the WAV file that VP-1 uploads."""
+        return self.memo(f"reference-wav:{which}", lambda: self.reference(which).encoded("wav"))
+
     def prompt_response(self, which: str) -> httpx.Response:
-        clip = self.reference(which)
+        text = self.reference(which).text
         return self.memo(
             f"prompt-response:{which}",
-            lambda: self.upload_prompt(clip.data, clip.filename, clip.content_type, clip.text),
+            lambda: self.upload_prompt(
+                self.reference_wav(which), "reference.wav", "audio/wav", text
+            ),
         )
 
     def voice_prompt(self, which: str) -> dict[str, Any]:
@@ -329,6 +355,37 @@ class Session:
         return infos
 
 
+def _references(options: SuiteOptions) -> dict[str, ReferenceClip]:
+    """References A and B: the author's own (--reference-audio, twice) or the bundled ones."""
+    chosen = dict(zip("AB", reference_voices(), strict=True))
+    texts = [*options.reference_text, *[""] * len(options.reference_audio)]
+    for which, path, text in zip("AB", options.reference_audio, texts, strict=False):
+        chosen[which] = _user_clip(which, path, text)
+    return chosen
+
+
+def _user_clip(which: str, path: Path, text: str) -> ReferenceClip:
+    data = path.read_bytes()
+    try:
+        samples, rate = read_audio(data)
+    except UndecodableAudioError as exc:
+        raise ValueError(f"--reference-audio {path}: {exc}") from None
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("wav", "flac", "ogg", "mp3"):
+        data, suffix = write_audio(samples, rate, "wav"), "wav"
+    return ReferenceClip(
+        name=f"reference_{which.lower()}",
+        role="voice",
+        audio_bytes=data,
+        format=suffix,  # type: ignore[arg-type]
+        text=text,
+        samples=samples,
+        sample_rate=rate,
+        voice=path.name,
+        licence="the author's own",
+    )
+
+
 def _settings(options: SuiteOptions) -> Settings:
     """The client's settings: the suite's options, which already fell back to the environment."""
     overrides: dict[str, Any] = {
@@ -369,12 +426,18 @@ def _asr_judge(options: SuiteOptions, client: ProviderClient) -> tuple[AsrJudge 
 
 
 def _speaker_judge(options: SuiteOptions) -> tuple[SpeakerJudge | None, str | None]:
-    from conformance.judges import JudgeUnavailable
-    from conformance.judges.speaker import SpeakerJudge
+    from conformance.judges.speaker import INSTALL_HINT, SpeakerJudge
 
     if options.speaker_judge is SpeakerJudgeChoice.NONE:
         return None, "disabled with --speaker-judge none"
-    try:
-        return SpeakerJudge.load(), None
-    except JudgeUnavailable as exc:
-        return None, f"{exc} ({exc.install_hint})"
+    if not SpeakerJudge.available():
+        return None, f"resemblyzer is not installed ({INSTALL_HINT})"
+    return _shared_speaker_judge(), None
+
+
+@functools.cache
+def _shared_speaker_judge() -> SpeakerJudge:
+    """One encoder per process, like the Whisper judge."""
+    from conformance.judges.speaker import SpeakerJudge
+
+    return SpeakerJudge()

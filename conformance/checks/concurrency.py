@@ -198,7 +198,7 @@ async def _upload(client: AsyncProviderClient, s: Session, which: str) -> httpx.
         "POST",
         "/v1/create_voice_prompt",
         retry=True,
-        files={"audio": ("reference.wav", clip.data, "audio/wav")},
+        files={"audio": ("reference.wav", s.reference_wav(which), "audio/wav")},
         data={"reference_text": clip.text},
     )
 

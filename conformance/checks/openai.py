@@ -55,8 +55,8 @@ def transcription(
             auth, headers = "none", {"Authorization": f"Bearer {WRONG_API_KEY}"}
     else:
         path, target = "/audio/transcriptions", "openai"
-    clip = transcription_clips()[0]
-    files = {"file": ("clip.wav", clip.data, "audio/wav")} if with_file else None
+    wav = transcription_clips()[0].encoded("wav")
+    files = {"file": ("clip.wav", wav, "audio/wav")} if with_file else None
     data = {"model": _MODEL, **{k: str(v) for k, v in fields.items()}}
     return s.send(
         "POST",

@@ -80,7 +80,7 @@ def _text_of(response: httpx.Response) -> str:
 def wav_is_transcribed_to_text(s: Session) -> Evidence:
     require_transcribe(s)
     clip = _first_clip()
-    response = s.memo("transcribe:first", lambda: _transcribe(s, clip.data))
+    response = s.memo("transcribe:first", lambda: _transcribe(s, clip.encoded("wav")))
     heard = _expect_text(response)
     return Evidence({"clip": clip.name, "text": heard}, response)
 
@@ -90,7 +90,7 @@ def bundled_clips_are_transcribed_accurately(s: Session) -> Evidence:
     require_transcribe(s)
     rates = {}
     for clip in transcription_clips():
-        response = _transcribe(s, clip.data)
+        response = _transcribe(s, clip.encoded("wav"))
         expect_status(response, {200}, f"for {clip.name}")
         heard = _text_of(response)
         rate = judging.cer(clip.text, heard)
@@ -107,7 +107,7 @@ def bundled_clips_are_transcribed_accurately(s: Session) -> Evidence:
 @check("TRN-3")
 def language_field_is_accepted(s: Session) -> Evidence:
     require_transcribe(s)
-    response = _transcribe(s, _first_clip().data, language="en")
+    response = _transcribe(s, _first_clip().encoded("wav"), language="en")
     expect_status(response, {200}, "with language=en")
     heard = _text_of(response)
     return Evidence({"language": "en", "text": heard}, response)
@@ -116,7 +116,7 @@ def language_field_is_accepted(s: Session) -> Evidence:
 @check("TRN-4")
 def unsupported_language_is_refused(s: Session) -> Evidence:
     require_transcribe(s)
-    response = _transcribe(s, _first_clip().data, language=UNASSIGNED_CODE)
+    response = _transcribe(s, _first_clip().encoded("wav"), language=UNASSIGNED_CODE)
     expect_status(response, {400, 422}, f"for language {UNASSIGNED_CODE!r}")
     return Evidence({"language": UNASSIGNED_CODE}, response)
 

@@ -114,7 +114,7 @@ def flac_ogg_and_mp3_are_accepted(s: Session) -> Evidence:
 
 @check("VP-5")
 def non_audio_upload_is_refused(s: Session) -> Evidence:
-    wav = s.reference("A").data
+    wav = s.reference_wav("A")
     uploads = {
         "a text file": (b"This is not audio, it is a note.\n" * 20, "note.wav", "audio/wav"),
         "a PNG image": (b"\x89PNG\r\n\x1a\n" + bytes(200), "voice.wav", "audio/wav"),
@@ -161,7 +161,7 @@ def oversized_upload_is_413(s: Session) -> Evidence:
 def filename_is_never_a_path(s: Session) -> Evidence:
     clip = s.reference("A")
     filename = f"../../voicebox-missing-{uuid.uuid4().hex[:12]}/x.wav"
-    response = s.upload_prompt(clip.data, filename, "audio/wav", clip.text)
+    response = s.upload_prompt(s.reference_wav("A"), filename, "audio/wav", clip.text)
     if response.status_code == 200:
         _expect_prompt(response)
     else:

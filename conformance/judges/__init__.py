@@ -1,4 +1,5 @@
-"""Offline and remote judges for the checks that need a model (SPEC.md §9)."""
+"""Judges: models that listen to generated audio (SPEC.md §9). Optional: they need the
+``judges`` extra, and the conformance core never imports them unless asked."""
 
 from __future__ import annotations
 

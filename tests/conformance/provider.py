@@ -1,0 +1,98 @@
+"""Serve an ASGI app on loopback in a background thread, and run the suite against it."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import uvicorn
+
+from conformance.checks import registered
+from conformance.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
+from conformance.record import CaseResult, Verdict
+from conformance.runner import Runner
+from conformance.session import Session
+from reference_server.app import create_app
+from reference_server.config import ServerConfig
+from tests.conformance.rewrite import Rewrite, RewriteMiddleware
+
+API_KEY = "conformance-test-key-7f3a"
+
+BASE_CONFIG = ServerConfig(
+    api_key=API_KEY,
+    max_text_length=300,
+    queue_size=2,
+    workers=1,
+    instance_id="conformance-base",
+    access_log=False,
+    log_level="warning",
+)
+"""The correct provider every mutant derives from: a key (so AUTH-* run), a small queue (so the
+concurrency burst provokes a 503 and ERR-8 is exercised) and a modest text limit (GEN-5/6)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           access_log=False, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test provider did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def provider(rewrite: Rewrite | None = None, **config: Any) -> Iterator[str]:
+    """The reference server (espeak, bundled Whisper), optionally with one defect."""
+    app: Any = create_app(replace(BASE_CONFIG, **config))
+    if rewrite is not None:
+        app = RewriteMiddleware(app, rewrite)
+    with serve(app) as url:
+        yield url
+
+
+def run_suite(url: str, **options: Any) -> dict[str, CaseResult]:
+    """Every registered check against ``url``, in SPEC.md order, as the plugin runs them."""
+    suite = SuiteOptions(
+        provider_url=url,
+        api_key=API_KEY,
+        asr_judge=AsrJudgeChoice.AUTO,
+        speaker_judge=SpeakerJudgeChoice.AUTO,
+        wait_s=30,
+        **options,
+    )
+    session = Session.open(suite)
+    try:
+        runner = Runner(session, replay=False)
+        return {check_id: runner.run(check) for check_id, check in registered().items()}
+    finally:
+        session.close()
+
+
+def failures(results: dict[str, CaseResult]) -> dict[str, str]:
+    return {
+        case_id: f"{case.verdict.value}: {case.reason}"
+        for case_id, case in results.items()
+        if case.verdict in (Verdict.FAIL, Verdict.NON_STRICT, Verdict.FLAKY)
+    }

@@ -1,0 +1,50 @@
+"""SIGTERM: stop accepting, finish what is in flight, then exit 0."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.server.fakes import tone_wav
+from tests.server.process import ServerProcess
+
+
+@pytest.mark.slow
+def test_sigterm_lets_running_and_queued_generations_finish() -> None:
+    with ServerProcess(
+        "--backend", "synthetic", "--backend-options", "latency_ms=1500", "--whisper", "none",
+        "--shutdown-timeout-s", "20",
+    ) as server:  # fmt: skip
+        with httpx.Client(base_url=server.base_url, timeout=30) as client:
+            prompt = client.post(
+                "/v1/create_voice_prompt", files={"audio": ("a.wav", tone_wav(), "audio/wav")}
+            ).json()["voice_prompt"]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            started = time.monotonic()
+            # One generation in the backend, one waiting in the queue behind it.
+            in_flight = [
+                pool.submit(
+                    httpx.post,
+                    f"{server.base_url}/v1/generate",
+                    json={"text": f"finish me please {i}", "voice_prompt": prompt},
+                    timeout=30,
+                )
+                for i in range(2)
+            ]
+            time.sleep(0.4)
+            server.terminate()
+            for job in in_flight:
+                response = job.result(30)
+                assert response.status_code == 200
+                assert response.json()["audio"]
+            assert time.monotonic() - started >= 3.0  # both ran to the end, one after the other
+            server.wait(30)
+            assert server.exited_cleanly, server.lines
+            # Nothing listens any more.
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(f"{server.base_url}/health", timeout=2)
+    log = "".join(server.lines)
+    assert "Waiting for connections to close" in log
