@@ -50,6 +50,7 @@ from benchmarks.options import (  # noqa: E402
     add_scenario_arguments,
     add_verdict_arguments,
     scenario_settings,
+    slo_latency_ms,
     slo_thresholds,
     validity_thresholds,
 )
@@ -137,26 +138,26 @@ _SETTINGS: dict[str, ScenarioSettings] = {}
 
 @_on(events.init_command_line_parser)
 def _add_options(parser: Any) -> None:
-    group = parser.add_argument_group("voicebox", "Voicebox provider benchmark")
-    add_scenario_arguments(group)
-    add_verdict_arguments(group)
-    group.add_argument("--results-json", help="write the exact results document here")
-    group.add_argument(
+    # On the parser itself, not a group: Locust shows only those in its web UI's form.
+    add_scenario_arguments(parser, locust=True)
+    add_verdict_arguments(parser)
+    parser.add_argument("--results-json", help="write the exact results document here")
+    parser.add_argument(
         "--user-rate",
         type=float,
         default=0.0,
         help="requests per second per user (constant throughput); 0 = no waiting",
     )
-    group.add_argument(
+    parser.add_argument(
         "--shape",
         choices=["none", "step", "sweep", "saturation"],
         default="none",
         help="load shape; none uses -u/-r/-t",
     )
-    group.add_argument("--step-users", type=int, default=2, help="step/saturation: users added")
-    group.add_argument("--step-seconds", type=float, default=20.0, help="seconds per step")
-    group.add_argument("--max-users", type=int, default=64, help="step/sweep: most users")
-    group.add_argument(
+    parser.add_argument("--step-users", type=int, default=2, help="step/saturation: users added")
+    parser.add_argument("--step-seconds", type=float, default=20.0, help="seconds per step")
+    parser.add_argument("--max-users", type=int, default=64, help="step/sweep: most users")
+    parser.add_argument(
         "--sweep-fractions",
         default="0.25,0.5,0.75,0.9",
         help="sweep: rates between baseline and saturation throughput",
@@ -232,7 +233,7 @@ class ProviderUser(FastHttpUser):
 
     def send(self, prepared: PreparedRequest) -> dict[str, Any] | None:
         """Send one request, judge it, record it exactly; returns a voice prompt if made."""
-        fraction = self.environment.parsed_options.check_fraction
+        fraction = float(self.environment.parsed_options.check_fraction)
         check = self._check.random() < fraction
         with self.client.request(
             prepared.method,
@@ -319,8 +320,17 @@ def _on_init(environment: Any, **_: Any) -> None:
 def _on_test_start(environment: Any, **_: Any) -> None:
     COLLECTOR.reset()
     _SHARED_PROMPT.clear()
+    _SETTINGS.clear()  # the web UI may have changed the options since the last run
     if not isinstance(environment.runner, WorkerRunner) and environment.host:
         COLLECTOR.health = fetch_health(environment.host)
+
+
+@_on(events.reset_stats)
+def _on_reset_stats(**_: Any) -> None:
+    """The web UI's Reset: start counting afresh, as Locust's own statistics do."""
+    health = COLLECTOR.health
+    COLLECTOR.reset()
+    COLLECTOR.health = health
 
 
 @_on(events.report_to_master)
@@ -381,7 +391,10 @@ def build_result(environment: Any) -> RunResult:
     duration = max(1e-3, ended - COLLECTOR.started_at)
     records = sorted(COLLECTOR.records, key=lambda r: r.intended_at)
     summary = summarize(
-        records, duration, slo_ms=options.slo_latency_ms, check_fraction=options.check_fraction
+        records,
+        duration,
+        slo_ms=slo_latency_ms(options),
+        check_fraction=float(options.check_fraction),
     )
     cpus = [COLLECTOR.cpu_fraction(), *COLLECTOR.worker_cpu.values()]
     if isinstance(environment.runner, MasterRunner):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import random
 import sys
@@ -62,6 +61,7 @@ __all__ = [
 
 Schedule = Literal["poisson", "constant"]
 _LEAD_S: Final = 0.05
+_SHARD: Final = 8
 _DRAIN_GRACE_S: Final = 5.0
 
 
@@ -101,6 +101,7 @@ class LoadOutcome:
     client_cpu_peak: float
     health: tuple[dict[str, Any] | None, str | None] = (None, None)
     notes: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def schedule_offsets(
@@ -123,6 +124,42 @@ def schedule_offsets(
             offsets.append(t)
         now = offsets[-1]
     return offsets
+
+
+class _ShardedClient:
+    """httpx clients of at most ``_SHARD`` connections each, used least-loaded first.
+
+    httpx's pool scans all its connections for every request, which costs more than the
+    request itself at a few dozen connections; small shards keep it cheap. A request always
+    finds a free connection (in flight <= the cap), so none waits inside httpx, where its wait
+    would be mistaken for service time.
+    """
+
+    def __init__(self, config: LoadConfig) -> None:
+        shards = max(1, math.ceil(config.concurrency / _SHARD))
+        timeout = httpx.Timeout(config.timeout_s, connect=min(5.0, config.timeout_s))
+        limits = httpx.Limits(max_connections=_SHARD, max_keepalive_connections=_SHARD)
+        self.clients = [
+            httpx.AsyncClient(base_url=config.host, limits=limits, timeout=timeout, trust_env=False)
+            for _ in range(shards)
+        ]
+        self.load = [0] * shards
+
+    async def request(
+        self, method: str, path: str, content: bytes, headers: Mapping[str, str]
+    ) -> httpx.Response:
+        index = min(range(len(self.load)), key=self.load.__getitem__)
+        self.load[index] += 1
+        try:
+            return await self.clients[index].request(method, path, content=content, headers=headers)
+        finally:
+            self.load[index] -= 1
+
+    async def __aenter__(self) -> _ShardedClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(client.aclose() for client in self.clients))
 
 
 class _Clock:
@@ -153,14 +190,8 @@ class _Runner:
         self.last_sent = 0.0
         self._prompt_turn = 0
 
-    def client(self) -> httpx.AsyncClient:
-        cap = self.config.concurrency
-        return httpx.AsyncClient(
-            base_url=self.config.host,
-            limits=httpx.Limits(max_connections=cap, max_keepalive_connections=cap),
-            timeout=httpx.Timeout(self.config.timeout_s, connect=min(5.0, self.config.timeout_s)),
-            trust_env=False,
-        )
+    def client(self) -> _ShardedClient:
+        return _ShardedClient(self.config)
 
     def next_request(self) -> PreparedRequest:
         operation = self.factory.next_operation()
@@ -174,7 +205,7 @@ class _Runner:
         return self.check_rng.random() < self.check_fraction
 
     async def execute(
-        self, client: httpx.AsyncClient, prepared: PreparedRequest, intended: float, check: bool
+        self, client: _ShardedClient, prepared: PreparedRequest, intended: float, check: bool
     ) -> tuple[RequestRecord, Outcome]:
         sent = time.perf_counter()
         self.last_sent = max(self.last_sent, sent)
@@ -227,7 +258,7 @@ class _Runner:
         )
         return record, outcome
 
-    async def setup(self, client: httpx.AsyncClient) -> None:
+    async def setup(self, client: _ShardedClient) -> None:
         if not self.settings.needs_voice_prompt:
             return
         count = self.config.voices if self.settings.prompt_per_user else 1
@@ -257,12 +288,12 @@ class _Runner:
         )
 
     async def _send_and_record(
-        self, client: httpx.AsyncClient, prepared: PreparedRequest, intended: float, check: bool
+        self, client: _ShardedClient, prepared: PreparedRequest, intended: float, check: bool
     ) -> None:
         record, _ = await self.execute(client, prepared, intended, check)
         self.records.append(record)
 
-    async def open_loop(self, client: httpx.AsyncClient, offsets: Sequence[float]) -> float:
+    async def open_loop(self, client: _ShardedClient, offsets: Sequence[float]) -> float:
         start = time.perf_counter() + _LEAD_S
         for offset in offsets:
             intended = start + offset
@@ -280,7 +311,7 @@ class _Runner:
         await self.drain()
         return start
 
-    async def closed_loop(self, client: httpx.AsyncClient) -> float:
+    async def closed_loop(self, client: _ShardedClient) -> float:
         loops = self.config.concurrency
         interval = loops / self.config.rate if self.config.rate > 0 else 0.0
         start = time.perf_counter() + _LEAD_S
@@ -356,15 +387,26 @@ async def run_load(
     async with runner.client() as client:
         await runner.setup(client)
         started_at = time.time()
+        began = time.perf_counter()
+        interrupted, lost = False, 0
         with _CpuMeter() as cpu:
-            if offsets is not None:
-                start = await runner.open_loop(client, offsets)
-            else:
-                start = await runner.closed_loop(client)
+            try:
+                if offsets is not None:
+                    start = await runner.open_loop(client, offsets)
+                else:
+                    start = await runner.closed_loop(client)
+            except asyncio.CancelledError:  # Ctrl-C: keep what was measured, say so
+                interrupted, start = True, began + _LEAD_S
+                lost = len(runner.in_flight)
+                for task in list(runner.in_flight):
+                    task.cancel()
     ended_at = time.time()
     runner.records.sort(key=lambda r: r.intended_at)
+    notes = []
+    if interrupted:
+        notes.append(f"interrupted after {ended_at - started_at:.1f} s; {lost} in flight lost")
     span = None
-    if offsets:
+    if offsets and not interrupted:
         # How long sending took, stretched by how late the last request left.
         span = config.duration_s + max(0.0, runner.last_sent - (start + offsets[-1]))
     return LoadOutcome(
@@ -378,6 +420,8 @@ async def run_load(
         client_cpu=cpu.fraction,
         client_cpu_peak=cpu.peak,
         health=health,
+        notes=notes,
+        interrupted=interrupted,
     )
 
 
@@ -392,9 +436,12 @@ def build_result(
     command: Sequence[str] | None = None,
 ) -> RunResult:
     config = outcome.config
+    duration = config.duration_s
+    if outcome.interrupted:
+        duration = min(duration, max(1e-3, outcome.ended_at - outcome.started_at))
     summary = summarize(
         outcome.records,
-        config.duration_s,
+        duration,
         slo_ms=slo_latency_ms,
         check_fraction=check_fraction,
     )
@@ -406,6 +453,9 @@ def build_result(
         open_loop=config.mode == "open",
         send_span_s=outcome.send_span_s,
     )
+    if outcome.interrupted:
+        report.valid = False
+        report.reasons.insert(0, outcome.notes[0])
     seeds: dict[str, int | str | None] = {
         "schedule": config.seed if config.mode == "open" else None,
         "requests": settings.seed,
@@ -519,6 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted before the measured window began; nothing to report", file=sys.stderr)
+        return 130
     result = build_result(
         outcome,
         settings,
@@ -539,5 +592,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main())
+    sys.exit(main())

@@ -16,6 +16,7 @@ from benchmarks.scenarios import (
     SeedPolicy,
     api_key_from_env,
     default_references,
+    default_transcription_audio,
     load_corpus,
     load_references,
     parse_mix,
@@ -26,6 +27,7 @@ __all__ = [
     "add_scenario_arguments",
     "add_verdict_arguments",
     "scenario_settings",
+    "slo_latency_ms",
     "slo_thresholds",
     "validity_thresholds",
 ]
@@ -42,7 +44,14 @@ def _fraction(text: str) -> float:
     return value
 
 
-def add_scenario_arguments(parser: _Parser) -> None:
+def _number(value: Any) -> float | None:
+    """Options typed in Locust's web UI arrive as text, and empty text means unset."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return float(value)
+
+
+def add_scenario_arguments(parser: _Parser, *, locust: bool = False) -> None:
     parser.add_argument("--scenario", choices=SCENARIOS, default="generate", help="what to send")
     parser.add_argument(
         "--corpus", help="text file, one text per line (default: the bundled corpus)"
@@ -54,8 +63,19 @@ def add_scenario_arguments(parser: _Parser) -> None:
         help="reference audio file for voice cloning and transcription; repeatable "
         "(default: the kit's bundled recordings, else a generated tone)",
     )
+    secret: dict[str, Any] = {"is_secret": True} if locust else {}
     parser.add_argument(
-        "--api-key", default=api_key_from_env(), help="X-API-Key (default: $TTS_API_KEY)"
+        "--transcribe-audio",
+        action="append",
+        default=[],
+        help="audio file for the transcribe operation; repeatable (default: the kit's bundled "
+        "transcription clips, else the references)",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=api_key_from_env(),
+        help="X-API-Key (default: $TTS_API_KEY)",
+        **secret,
     )
     parser.add_argument(
         "--seed-policy",
@@ -87,33 +107,50 @@ def add_verdict_arguments(parser: _Parser) -> None:
     parser.add_argument(
         "--max-error-ratio", type=_fraction, help="fail (exit 1) above this error ratio"
     )
+    parser.add_argument(
+        "--slo-operation",
+        choices=["generate", "create_voice_prompt", "transcribe", "health"],
+        help="apply the SLO to this operation only (e.g. health in health-under-load)",
+    )
     parser.add_argument("--min-duration", type=float, default=20.0, help="validity: seconds")
     parser.add_argument("--min-requests", type=int, default=100, help="validity: requests")
 
 
 def scenario_settings(options: Any) -> ScenarioSettings:
     references = load_references(options.reference) if options.reference else default_references()
+    if options.transcribe_audio:
+        transcription = load_references(options.transcribe_audio)
+    elif options.reference:
+        transcription = references
+    else:
+        transcription = default_transcription_audio()
     return ScenarioSettings(
         scenario=cast(ScenarioName, options.scenario),
-        texts=tuple(load_corpus(options.corpus)),
+        texts=tuple(load_corpus(options.corpus or None)),
         references=tuple(references),
+        transcription_audio=tuple(transcription),
         language=options.language,
         api_key=options.api_key or None,
         seed_policy=cast(SeedPolicy, options.seed_policy),
-        seed=options.request_seed,
         mix=parse_mix(options.mix) if options.mix else None,
+        seed=int(options.request_seed),
     )
 
 
 def slo_thresholds(options: Any) -> SloThresholds:
     return SloThresholds(
-        p95_ms=options.slo_p95_ms,
-        p99_ms=options.slo_p99_ms,
-        max_error_ratio=options.max_error_ratio,
+        p95_ms=_number(options.slo_p95_ms),
+        p99_ms=_number(options.slo_p99_ms),
+        max_error_ratio=_number(options.max_error_ratio),
+        operation=options.slo_operation or None,
     )
+
+
+def slo_latency_ms(options: Any) -> float | None:
+    return _number(options.slo_latency_ms)
 
 
 def validity_thresholds(options: Any) -> ValidityThresholds:
     return ValidityThresholds(
-        min_duration_s=options.min_duration, min_requests=options.min_requests
+        min_duration_s=float(options.min_duration), min_requests=int(options.min_requests)
     )

@@ -241,6 +241,7 @@ class SloVerdict(_Model):
     p95_ms: float | None = None
     p99_ms: float | None = None
     max_error_ratio: float | None = None
+    operation: str | None = Field(default=None, description="The operation judged; null: all.")
     failures: list[str] = Field(default_factory=list)
 
 

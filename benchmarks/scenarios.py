@@ -7,6 +7,7 @@ same thing, and counts the same request bytes, whichever tool drives it.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import os
@@ -36,6 +37,7 @@ __all__ = [
     "SeedPolicy",
     "api_key_from_env",
     "default_references",
+    "default_transcription_audio",
     "load_corpus",
     "load_references",
     "parse_mix",
@@ -62,8 +64,6 @@ OPERATION_PATHS: Final[Mapping[Operation, tuple[str, str]]] = {
 }
 
 DEFAULT_CORPUS: Final = Path(__file__).with_name("data") / "corpus.txt"
-_REFERENCE_DIR: Final = Path(__file__).resolve().parent.parent / "conformance" / "data"
-_AUDIO_SUFFIXES: Final = (".wav", ".flac", ".ogg", ".mp3")
 
 # Default operation weights per scenario. "generate" steps need a voice prompt; the scenario says
 # whether each user makes its own (clone-and-generate) or all share one made at setup.
@@ -109,6 +109,8 @@ class ScenarioSettings:
     scenario: ScenarioName = "generate"
     texts: Sequence[str] = ()
     references: Sequence[Reference] = ()
+    transcription_audio: Sequence[Reference] = ()
+    """What ``/v1/transcribe`` uploads; empty means the references."""
     language: str = "en"
     api_key: str | None = None
     seed_policy: SeedPolicy = "per-request"
@@ -185,7 +187,8 @@ class RequestFactory:
         return self._multipart("create_voice_prompt", chosen, {"reference_text": chosen.text})
 
     def transcribe(self) -> PreparedRequest:
-        chosen = self._rng.choice(list(self.settings.references))
+        pool = self.settings.transcription_audio or self.settings.references
+        chosen = self._rng.choice(list(pool))
         return self._multipart("transcribe", chosen, {"language": self.settings.language})
 
     def _next_seed(self) -> int | None:
@@ -262,13 +265,28 @@ def tone_reference(seconds: float = 2.0, sample_rate: int = 24_000) -> Reference
     return Reference("tone.wav", write_audio(samples, sample_rate), "A generated reference tone.")
 
 
+def _bundled(role: str) -> list[Reference]:
+    """The kit's bundled clips (``conformance.references``), when this install has them."""
+    try:
+        references = importlib.import_module("conformance.references")
+    except ImportError:
+        return []
+    clips = references.all_clips()
+    return [
+        Reference(f"{clip.name}.{clip.format}", clip.audio_bytes, clip.text)
+        for clip in clips
+        if clip.role == role
+    ]
+
+
 def default_references() -> list[Reference]:
-    """The kit's bundled reference recordings when installed, else a generated tone."""
-    if _REFERENCE_DIR.is_dir():
-        found = sorted(p for p in _REFERENCE_DIR.rglob("*") if p.suffix in _AUDIO_SUFFIXES)
-        if found:
-            return load_references(found)
-    return [tone_reference()]
+    """Voices to clone: the kit's bundled speaker references, else a generated tone."""
+    return _bundled("voice") or [tone_reference()]
+
+
+def default_transcription_audio() -> list[Reference]:
+    """Clips to transcribe: the kit's bundled transcription clips, else the references."""
+    return _bundled("transcription") or default_references()
 
 
 def parse_mix(spec: str) -> dict[Operation, int]:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from benchmarks.results import RunSummary, SloVerdict, ValidityCheck, ValidityReport
 
@@ -15,6 +16,8 @@ class SloThresholds:
     p95_ms: float | None = None
     p99_ms: float | None = None
     max_error_ratio: float | None = None
+    operation: str | None = None
+    """Judge only this operation (e.g. ``health`` in health-under-load); ``None``: all."""
 
     @property
     def any(self) -> bool:
@@ -35,29 +38,43 @@ def evaluate_slo(summary: RunSummary, slo: SloThresholds) -> SloVerdict:
     """The quit gate: every configured objective, on exact percentiles of all requests."""
     failures: list[str] = []
     latency = summary.latency
+    requests, errors, ratio = summary.requests, summary.errors, summary.error_ratio
+    scope = ""
+    if slo.operation is not None:
+        scope = f"{slo.operation}: "
+        chosen = summary.by_operation.get(slo.operation)
+        if chosen is None:
+            return SloVerdict(
+                passed=False, failures=[f"no {slo.operation} request was made"], **_limits(slo)
+            )
+        latency, requests, errors = chosen.latency, chosen.requests, chosen.errors
+        ratio = errors / requests if requests else 0.0
     for name, limit in (("p95", slo.p95_ms), ("p99", slo.p99_ms)):
         if limit is None:
             continue
         if latency is None:
-            failures.append(f"{name}: no successful request to measure")
+            failures.append(f"{scope}{name}: no successful request to measure")
             continue
         value = latency.p95 if name == "p95" else latency.p99
         if value > limit:
-            failures.append(f"{name} latency {value:.1f} ms exceeds {limit:g} ms")
-    if slo.max_error_ratio is not None and summary.error_ratio > slo.max_error_ratio:
+            failures.append(f"{scope}{name} latency {value:.1f} ms exceeds {limit:g} ms")
+    if slo.max_error_ratio is not None and ratio > slo.max_error_ratio:
         failures.append(
-            f"error ratio {summary.error_ratio:.4f} exceeds {slo.max_error_ratio:g} "
-            f"({summary.errors} of {summary.requests}: {summary.errors_by_class})"
+            f"{scope}error ratio {ratio:.4f} exceeds {slo.max_error_ratio:g} "
+            f"({errors} of {requests}; all errors: {summary.errors_by_class})"
         )
-    if summary.requests == 0:
-        failures.append("no request was made")
-    return SloVerdict(
-        passed=not failures,
-        p95_ms=slo.p95_ms,
-        p99_ms=slo.p99_ms,
-        max_error_ratio=slo.max_error_ratio,
-        failures=failures,
-    )
+    if requests == 0:
+        failures.append(f"{scope}no request was made")
+    return SloVerdict(passed=not failures, failures=failures, **_limits(slo))
+
+
+def _limits(slo: SloThresholds) -> dict[str, Any]:
+    return {
+        "p95_ms": slo.p95_ms,
+        "p99_ms": slo.p99_ms,
+        "max_error_ratio": slo.max_error_ratio,
+        "operation": slo.operation,
+    }
 
 
 def check_validity(

@@ -24,7 +24,6 @@ from conformance.models import AudioFormat, Capabilities, HealthResponse, Health
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
-    Synthesis,
     Transcription,
     TranscriptionBackend,
     TTSBackend,
@@ -32,6 +31,7 @@ from reference_server.backends.base import (
     VoicePromptError,
 )
 from reference_server.config import ServerConfig
+from reference_server.encoding import EncodedAudio, generate_encoded
 from reference_server.errors import ApiError
 from reference_server.metrics import Metrics, QueueState
 from reference_server.scheduler import JobStats, QueueFullError, Scheduler, SchedulerClosedError
@@ -188,17 +188,18 @@ class Runtime:
 
     # --- work -------------------------------------------------------------------------------------
 
-    async def generate(self, job: GenerateJob) -> tuple[Synthesis, JobStats]:
+    async def generate(self, job: GenerateJob) -> tuple[EncodedAudio, JobStats]:
+        """Generate and encode one job; the stats' inference time includes the encoding."""
         tts = self.require_tts()
         key_of = getattr(tts, "batch_key", None)
         key: Hashable = key_of(job) if callable(key_of) else "generate"
-        synthesis, stats = await self._submit(self._tts_queue, job, _generate, key)
-        audio_s = synthesis.samples.shape[0] / synthesis.sample_rate
-        self.metrics.audio_seconds.inc(audio_s)
-        if audio_s > 0:
+        encoded, stats = await self._submit(self._tts_queue, job, generate_encoded, key)
+        self.metrics.audio_seconds.inc(encoded.audio_seconds)
+        if encoded.audio_seconds > 0:
             # A batch's time is shared by its jobs: the amortised real-time factor.
-            self.metrics.rtf.observe(stats.inference_s / stats.batch_size / audio_s)
-        return synthesis, stats
+            model_s = stats.inference_s - encoded.batch_encode_s
+            self.metrics.rtf.observe(model_s / stats.batch_size / encoded.audio_seconds)
+        return encoded, stats
 
     async def create_voice_prompt(
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
@@ -309,10 +310,6 @@ def _unavailable(phase: Phase) -> ApiError:
         Phase.READY: ("the server cannot take this request now", "unavailable"),
     }[phase]
     return ApiError(503, reason[0], code=reason[1], headers={"Retry-After": LOADING_RETRY_AFTER})
-
-
-def _generate(backend: TTSBackend, jobs: list[GenerateJob]) -> list[Synthesis]:
-    return backend.generate(jobs)
 
 
 def _create_voice_prompt(

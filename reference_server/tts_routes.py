@@ -11,12 +11,10 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
-from conformance.codec import encode_response
 from conformance.models import GenerateRequest, VoicePromptResponse
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
-    Synthesis,
     TTSBackend,
 )
 from reference_server.cache import CacheKey, prompt_hash
@@ -65,9 +63,13 @@ async def generate(request: Request) -> Response:
     )
 
     async def produce() -> bytes:
-        synthesis, stats = await server.runtime.generate(job)
-        _add_timings(ctx, stats)
-        return await anyio.to_thread.run_sync(_encode, synthesis)
+        encoded, stats = await server.runtime.generate(job)
+        ctx.add_timing("queue", stats.queue_s)
+        ctx.add_timing("inference", stats.inference_s - encoded.batch_encode_s)
+        ctx.add_timing("encode", encoded.encode_s)
+        if stats.batch_size > 1:
+            ctx.add_timing("batch", desc=str(stats.batch_size))
+        return encoded.body
 
     if prepared.cache_key is None:
         payload = await produce()
@@ -163,16 +165,9 @@ def _refuse_prompt(message: str) -> NoReturn:
     raise ApiError(422, message, code="invalid_voice_prompt") from None
 
 
-def _encode(synthesis: Synthesis) -> bytes:
-    response = encode_response(synthesis.samples, synthesis.sample_rate, "float32")
-    return response.model_dump_json().encode("ascii")
-
-
 def _add_timings(ctx: RequestContext, stats: JobStats) -> None:
     ctx.add_timing("queue", stats.queue_s)
     ctx.add_timing("inference", stats.inference_s)
-    if stats.batch_size > 1:
-        ctx.add_timing("batch", desc=str(stats.batch_size))
 
 
 def _is_json(content_type: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import Any, Final, cast
 from reference_server.backends.base import TranscriptionBackend, TTSBackend
 
 __all__ = [
+    "QWEN_DEFAULT_MODEL",
     "TTS_BACKENDS",
     "BackendSettings",
     "BackendUnavailableError",
@@ -55,11 +57,40 @@ def _build_synthetic(module: ModuleType, settings: BackendSettings) -> Any:
 
 
 def _build_espeak(module: ModuleType, settings: BackendSettings) -> Any:
-    return module.EspeakBackend.from_settings(settings)
+    if settings.model or settings.options:
+        raise ValueError("the espeak backend takes no model and no backend options")
+    if settings.device not in ("auto", "cpu"):
+        raise ValueError(f"the espeak backend runs on the CPU, not {settings.device!r}")
+    return module.EspeakBackend()
+
+
+QWEN_DEFAULT_MODEL: Final = "Qwen/Qwen3-TTS-12Hz-1.7B-Base"
+_QWEN_LOAD_OPTIONS: Final = ("dtype", "attn_implementation")
 
 
 def _build_qwen(module: ModuleType, settings: BackendSettings) -> Any:
-    return module.QwenBackend.from_settings(settings)
+    """Options: ``dtype``, ``attn_implementation``, ``max_batch_size``; any other key is a
+    sampling setting (``do_sample=false``, ``temperature=0.7``...), which qwen checks."""
+    options = dict(settings.options)
+    load = {key: options.pop(key) for key in _QWEN_LOAD_OPTIONS if key in options}
+    max_batch = options.pop("max_batch_size", None)
+    sampling = {key: _literal(value) for key, value in options.items()}
+    return module.QwenBackend.load(
+        settings.model or QWEN_DEFAULT_MODEL,
+        device=settings.device,
+        max_batch_size=int(max_batch) if max_batch is not None else None,
+        sampling=sampling or None,
+        **load,
+    )
+
+
+def _literal(text: str) -> bool | int | float | str:
+    """An option value as the JSON literal it spells (``false``, ``50``, ``0.7``), else text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, bool | int | float) else text
 
 
 TTS_BACKENDS: Final[dict[str, _Entry]] = {

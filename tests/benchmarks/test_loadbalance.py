@@ -89,3 +89,24 @@ def test_share_scaling_failover_and_slow_backend(tmp_path: Path) -> None:
     assert least_conn.latency is not None
     assert least_conn.latency.p99 < round_robin.latency.p99
     assert least_conn.served_by["b0"] < round_robin.served_by["b0"]
+
+
+REFERENCE_SERVER = (
+    "{python} -m reference_server --port {port} --instance-id {instance_id} "
+    "--backend synthetic --backend-options latency_ms=20"
+)
+
+
+@needs_nginx
+@pytest.mark.nginx
+@pytest.mark.slow
+def test_reference_server_instances_share_the_load_behind_nginx(tmp_path: Path) -> None:
+    pytest.importorskip("reference_server.backends.synthetic")
+    config = LbConfig(
+        backends=2, backend_cmd=REFERENCE_SERVER, rate=20.0, duration_s=2.0, parts=("share",)
+    )
+    report = run_suite(config, tmp_path)
+    assert report.share is not None
+    assert report.share.requests == {"b0": 20, "b1": 20}
+    assert report.share.run.errors == 0
+    assert report.share.run.server_rtf is not None  # the server's Server-Timing came through

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.slow
 def test_quit_gate_fails_an_slo_on_exact_percentiles(provider: str, tmp_path: Path) -> None:
     run = run_locust(
         provider, tmp_path, users=2, run_time_s=3,
-        extra=["--slo-p95-ms", "5", "--check-fraction", "1", "--slo-latency-ms", "1000"],
+        extra=["--slo-p95-ms", "5", "--check-fraction", "1", "--slo-latency-ms", "1000",
+               "--html", str(tmp_path / "report.html")],
     )  # fmt: skip
     assert run.returncode == 1
     result = run.result
@@ -34,6 +35,7 @@ def test_quit_gate_fails_an_slo_on_exact_percentiles(provider: str, tmp_path: Pa
     assert summary.goodput is not None
     assert summary.goodput.within_slo == summary.ok
     assert summary.audio_seconds > 0
+    assert (tmp_path / "report.html").stat().st_size > 0
     csv_text = (tmp_path / "locust_voicebox.csv").read_text()
     assert csv_text.startswith("name,requests,ok,errors,p50_ms")
 
@@ -72,3 +74,38 @@ def test_distributed_workers_ship_every_record_to_the_master(provider: str, tmp_
     assert summary.request_bytes == sum(r.request_bytes for r in records)
     assert not any("did not flush" in n for n in result.provenance.notes)
     assert result.config["workers"] == 2
+
+
+@pytest.mark.parametrize("provider", [["--service", "fixed:20", "--slots", "1"]], indirect=True)
+def test_saturation_shape_stops_when_more_users_only_add_latency(
+    provider: str, tmp_path: Path
+) -> None:
+    run = run_locust(
+        provider, tmp_path, users=1, run_time_s=60,
+        extra=["--shape", "saturation", "--step-users", "3", "--step-seconds", "3",
+               "--max-users", "10"],
+    )  # fmt: skip
+    assert run.returncode == 0, run.log_path.read_text()[-2000:]
+    steps = run.result.steps
+    assert steps[0].users == 1
+    assert steps[-1].saturated
+    assert "p95 rose" in (steps[-1].reason or "")
+    assert len(steps) < 4, "one slot saturates at the second or third step"
+
+
+@pytest.mark.parametrize("provider", [["--service", "fixed:20", "--slots", "2"]], indirect=True)
+def test_sweep_shape_runs_baseline_saturation_then_rates_in_between(
+    provider: str, tmp_path: Path
+) -> None:
+    run = run_locust(
+        provider, tmp_path, users=1, run_time_s=60,
+        extra=["--shape", "sweep", "--step-seconds", "3", "--max-users", "8",
+               "--sweep-fractions", "0.5"],
+    )  # fmt: skip
+    assert run.returncode == 0, run.log_path.read_text()[-2000:]
+    baseline, saturation, middle = run.result.steps
+    assert (baseline.users, saturation.users) == (1, 8)
+    assert middle.target_rps is not None
+    expected = (baseline.ok_rps + saturation.ok_rps) / 2
+    assert middle.target_rps == pytest.approx(expected)
+    assert middle.ok_rps == pytest.approx(middle.target_rps, rel=0.25)

@@ -125,3 +125,22 @@ def test_a_wrong_key_fails_setup_with_a_clear_error(
 
     with pytest.raises(SetupError, match="http_401"):
         _run(provider, settings, rate=5.0, duration_s=1.0)
+
+
+@pytest.mark.parametrize(
+    "provider",
+    [["--service", "fixed:5", "--stall-at", "1", "--stall-for", "1", "--stall-mode", "freeze"]],
+    indirect=True,
+)
+def test_a_frozen_server_hides_from_its_own_timings_but_not_from_the_open_loop(
+    provider: str, settings: ScenarioSettings
+) -> None:
+    outcome = _run(provider, settings, rate=25.0, duration_s=3.0, schedule="constant")
+    client_slow = sum(1 for r in outcome.records if (r.latency_ms or 0) > 100)
+    server = [e for e in server_log(provider) if e["path"] == "/v1/generate"]
+    server_slow = sum(1 for e in server if e["elapsed_ms"] > 100)
+    # Requests that arrive while the event loop is frozen wait in the kernel's accept queue,
+    # where the server's own clock never sees them.
+    assert server_slow == 1
+    assert client_slow >= 0.7 * 25  # about 25 requests were due during the 1 s freeze
+    assert max(r.latency_ms or 0 for r in outcome.records) >= 900

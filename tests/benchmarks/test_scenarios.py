@@ -90,3 +90,49 @@ def test_mix_parsing_refuses_unknown_operations_and_zero_weights() -> None:
 def test_generate_without_a_voice_prompt_is_refused() -> None:
     with pytest.raises(ValueError, match="voice prompt"):
         _factory().build("generate", None)
+
+
+def test_bundled_clips_are_used_when_the_kit_has_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+    from dataclasses import dataclass
+
+    from benchmarks.scenarios import default_references, default_transcription_audio
+
+    @dataclass
+    class Clip:
+        name: str
+        role: str
+        audio_bytes: bytes
+        format: str
+        text: str
+
+    fake = types.ModuleType("conformance.references")
+    fake.all_clips = lambda: (  # type: ignore[attr-defined]
+        Clip("voice_a", "voice", b"A", "flac", "text a"),
+        Clip("lights", "transcription", b"L", "flac", "lights off"),
+    )
+    monkeypatch.setitem(sys.modules, "conformance.references", fake)
+    (voice,) = default_references()
+    assert (voice.name, voice.audio, voice.text) == ("voice_a.flac", b"A", "text a")
+    (clip,) = default_transcription_audio()
+    assert clip.name == "lights.flac"
+
+
+def test_without_bundled_clips_a_generated_tone_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from benchmarks.scenarios import default_references, default_transcription_audio
+
+    monkeypatch.setitem(sys.modules, "conformance.references", None)  # import fails
+    assert [r.name for r in default_references()] == ["tone.wav"]
+    assert [r.name for r in default_transcription_audio()] == ["tone.wav"]
+
+
+def test_transcribe_uploads_the_transcription_clips() -> None:
+    clip = tone_reference(seconds=1.0)
+    settings = ScenarioSettings(
+        texts=("x",), references=(tone_reference(),), transcription_audio=(clip,)
+    )
+    request = RequestFactory(settings).transcribe()
+    assert clip.audio in request.body

@@ -137,3 +137,24 @@ def _failed(count: int) -> list[RequestRecord]:
         )
         for i in range(count)
     ]
+
+
+def test_slo_can_judge_one_operation() -> None:
+    health = [
+        RequestRecord(
+            id=f"h{i}",
+            operation="health",
+            intended_at=0.0,
+            sent_at=0.0,
+            ok=True,
+            latency_ms=1500.0 if i == 0 else 5.0,
+        )
+        for i in range(10)
+    ]
+    summary = summarize(_records(100) + health, 10.0)
+    assert evaluate_slo(summary, SloThresholds(p95_ms=300)).passed
+    verdict = evaluate_slo(summary, SloThresholds(p99_ms=1000, operation="health"))
+    assert not verdict.passed
+    assert verdict.failures == ["health: p99 latency 1500.0 ms exceeds 1000 ms"]
+    missing = evaluate_slo(summary, SloThresholds(p95_ms=1, operation="transcribe"))
+    assert missing.failures == ["no transcribe request was made"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.server.process import ServerProcess
+from reference_server.process import ReferenceServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -50,7 +50,7 @@ def test_a_bad_environment_value_fails_with_its_name() -> None:
 @pytest.mark.slow
 def test_the_server_starts_serves_and_stops() -> None:
     with (
-        ServerProcess(
+        ReferenceServerProcess(
             "--backend", "synthetic", "--whisper", "none", "--instance-id", "cli"
         ) as server,
         httpx.Client(base_url=server.base_url, timeout=10) as client,

@@ -148,7 +148,9 @@ def test_every_response_carries_id_instance_and_timing(harness: Harness) -> None
 def test_generation_reports_queue_and_inference_time(harness: Harness) -> None:
     body = {"text": "Timing.", "voice_prompt": harness.prompt()}
     timing = harness.client.post("/v1/generate", json=body).headers["server-timing"]
-    assert re.search(r"queue;dur=\d+\.\d, inference;dur=\d+\.\d, app;dur=\d+\.\d", timing)
+    assert re.search(
+        r"queue;dur=\d+\.\d, inference;dur=\d+\.\d, encode;dur=\d+\.\d, app;dur=\d+\.\d", timing
+    )
 
 
 def test_sane_request_id_is_honoured_and_insane_replaced(harness: Harness) -> None:

