@@ -49,7 +49,8 @@ DEFAULT_CONFORMANCE_COMMAND: Final = (
 )
 DEFAULT_BENCH_COMMAND: Final = (
     "{python} -m benchmarks.openloop --host {url} --rate {rate} --duration {duration} "
-    "--schedule poisson --seed 1 --scenario generate --timeout 60 --slo-latency-ms {slo_ms} "
+    "--schedule poisson --seed 1 --request-seed {request_seed} --scenario generate --timeout 60 "
+    "--slo-latency-ms {slo_ms} "
     "--min-duration {duration} --min-requests {min_requests} --out {out}"
 )
 MARKER: Final = ".voicebox-demo"
@@ -215,8 +216,8 @@ def _check_and_bench(config: DemoConfig, target: _Target, out: Path, say: Say) -
     if not config.skip_conformance:
         _conformance(config, target, out, say)
     if not config.skip_bench:
-        for rate in config.rates:
-            _bench(config, target, rate, out, say)
+        for level, rate in enumerate(config.rates, start=1):
+            _bench(config, target, out, say, rate=rate, level=level)
 
 
 def _run(
@@ -272,7 +273,12 @@ def _verdicts(record: Path) -> str:
     return counts or "no verdicts"
 
 
-def _bench(config: DemoConfig, target: _Target, rate: float, out: Path, say: Say) -> None:
+def _bench(
+    config: DemoConfig, target: _Target, out: Path, say: Say, *, rate: float, level: int
+) -> None:
+    # Each load level draws its own requests (--request-seed): a server that caches seeded
+    # requests (the reference server does) would otherwise answer a replay of the last level
+    # from its cache. Provider and reference get the same requests at the same level.
     result = target.folder / "bench" / f"openloop-{rate:g}rps.json"
     log = out / "logs" / f"bench-{target.folder.name}-{rate:g}rps.log"
     argv = expand(
@@ -284,6 +290,7 @@ def _bench(config: DemoConfig, target: _Target, rate: float, out: Path, say: Say
             "duration": f"{config.duration_s:g}",
             "slo_ms": f"{config.slo_ms:g}",
             "min_requests": max(5, int(rate * config.duration_s / 2)),
+            "request_seed": level,
             "out": result,
         },
     )

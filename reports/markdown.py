@@ -7,6 +7,7 @@ escaping everywhere, and a function per construct keeps that escaping in one pla
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterable, Sequence
 
@@ -20,11 +21,14 @@ __all__ = [
     "count",
     "details",
     "image",
+    "readable_json",
     "table",
 ]
 
 _WHITESPACE = re.compile(r"\s+")
 _BACKTICK_RUN = re.compile(r"`+")
+# A JSON list that holds no object or list: "[\n  1,\n  2\n ]" (strings may not hold brackets).
+_SCALAR_LIST = re.compile(r'\[((?:\s*(?:"(?:[^"\\\[\]{}]|\\.)*"|[-\w.+]+),?)+\s*)\]')
 
 
 def cell(value: object, limit: int | None = None) -> str:
@@ -102,6 +106,17 @@ def code_block(text: str, language: str = "") -> list[str]:
     longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
     fence = "`" * max(3, longest + 1)
     return [fence + language, *text.splitlines(), fence]
+
+
+def readable_json(value: object) -> str:
+    """Indented JSON whose lists of plain values stay on one line, so that a list of twenty
+    language codes takes one line, not twenty."""
+    text = json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True, default=str)
+    return _SCALAR_LIST.sub(lambda m: "[" + ", ".join(_split_scalars(m[1])) + "]", text)
+
+
+def _split_scalars(body: str) -> list[str]:
+    return [line.strip().rstrip(",") for line in body.strip().splitlines()]
 
 
 def image(alt: str, path: str) -> str:

@@ -164,8 +164,7 @@ def rtf_histogram(views: Sequence[RunView], path: Path) -> Path | None:
     if not drawn:
         return None
     figure, (ax,) = _figure()
-    top = max(max(values) for _, values in drawn)
-    bins = [top * i / 40 for i in range(41)] if top > 0 else 10
+    bins = _log_bins([x for _, values in drawn for x in values])
     for (view, values), colour in zip(drawn, _colours([v for v, _ in drawn]), strict=True):
         ax.hist(
             values,
@@ -177,12 +176,22 @@ def rtf_histogram(views: Sequence[RunView], path: Path) -> Path | None:
             label=f"{view.legend} (n={len(values)})",
         )
     ax.axvline(1.0, color=_ERROR_COLOUR, linewidth=1, linestyle=":", label="real time (RTF 1)")
-    ax.set_xlabel("RTF = latency / seconds of audio (lower is faster)")
+    # Log scale: RTFs of a fast engine (0.01) and the real-time line (1) are decades apart.
+    ax.set_xscale("log")
+    ax.set_xlabel("RTF = latency / seconds of audio (log scale; lower is faster)")
     ax.set_ylabel("requests")
     ax.set_title("Real-time factor of /v1/generate")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     return _save(figure, path)
+
+
+def _log_bins(values: Sequence[float], count: int = 40) -> list[float]:
+    """Log-spaced bin edges that cover the samples and the real-time line at 1."""
+    positive = [v for v in values if v > 0] or [1.0]
+    low, high = min(positive) / 1.2, max(*positive, 1.0) * 1.2
+    ratio = (high / low) ** (1 / count)
+    return [low * ratio**i for i in range(count + 1)]
 
 
 def backend_share(report: LoadBalanceReport, path: Path) -> Path | None:

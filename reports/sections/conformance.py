@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from conformance.record import VERDICT_ORDER, CaseResult, ConformanceRecord, Verdict
 from reports.inputs import Loaded
-from reports.markdown import bold, cell, clause_id, code, code_block, details, table
+from reports.markdown import bold, cell, clause_id, code, code_block, details, readable_json, table
 from reports.symbols import VERDICT_SYMBOL, legend, verdict_label
 
 __all__ = ["conformance_section", "record_title", "verdict_counts"]
@@ -131,7 +130,7 @@ def _problem(case: CaseResult) -> list[str]:
             *code_block(case.curl, "sh"),
         ]
     if case.evidence:
-        evidence = json.dumps(case.evidence, indent=1, ensure_ascii=False, default=str)
+        evidence = readable_json(case.evidence)
         if len(evidence) > _EVIDENCE_LIMIT:
             evidence = (
                 evidence[:_EVIDENCE_LIMIT]

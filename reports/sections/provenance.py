@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -13,7 +12,7 @@ from urllib.parse import urlsplit
 from benchmarks.results import ClientHost, LoadBalanceReport, RunResult
 from reports.environment import KEY_PACKAGES, EnvironmentSnapshot
 from reports.inputs import Loaded, ReportInputs
-from reports.markdown import cell, code, code_block, details, table
+from reports.markdown import cell, code, code_block, details, readable_json, table
 
 __all__ = ["provenance_section"]
 
@@ -124,7 +123,7 @@ def _health(inputs: ReportInputs) -> list[str]:
         "",
     ]
     for (role, url), body in seen.items():
-        text = json.dumps(body, indent=1, ensure_ascii=False, sort_keys=True)
+        text = readable_json(body)
         lines += [*details(f"/health of the {role} at {url}", code_block(text, "json")), ""]
     return lines
 
@@ -203,7 +202,7 @@ def _conformance_runs(inputs: ReportInputs) -> list[str]:
             "",
             "Options (keys are never shown):",
             "",
-            *code_block(json.dumps(p.options, indent=1, sort_keys=True, default=str), "json"),
+            *code_block(readable_json(p.options), "json"),
         ]
         lines += [*details(f"Conformance run {record.source}", body), ""]
     return lines

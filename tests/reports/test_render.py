@@ -6,13 +6,14 @@ tests/reports`` and review the diff.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from reports.markdown import cell, code, code_block, details, table
+from reports.markdown import cell, code, code_block, details, readable_json, table
 from reports.render import RenderedReport
 from tests.reports import gfm
 from tests.reports.conftest import Render
@@ -184,3 +185,11 @@ def test_the_checker_catches_broken_markdown(tmp_path: Path) -> None:
     assert any("rows with [2, 3] cells" in p for p in problems)
     assert any("never closed" in p for p in problems)
     assert any("missing.png" in p for p in problems)
+
+
+def test_readable_json_keeps_plain_lists_on_one_line() -> None:
+    value = {"languages": ["en", "zh"], "nested": [{"k": 1}], "text": 'a "[quoted]" b', "n": []}
+    text = readable_json(value)
+    assert '"languages": ["en", "zh"]' in text
+    assert '"nested": [\n' in text
+    assert json.loads(text) == value
