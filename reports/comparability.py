@@ -177,8 +177,12 @@ def _load(provider: RunResult, baseline: RunResult) -> Finding:
     differing = [f"{k}: {a.get(k)} vs {b.get(k)}" for k in _LOAD_KEYS if a.get(k) != b.get(k)]
     if differing:
         return Finding(False, "different load settings (" + "; ".join(differing) + ")")
-    rate = a.get("scheduled_rate_rps")
-    described = f"{a.get('mode')} {a.get('scenario')}" + (f" at {rate:g}/s" if rate else "")
+    described = f"{a.get('mode')} {a.get('scenario')}"
+    nominal, scheduled = a.get("rate"), a.get("scheduled_rate_rps")
+    if isinstance(nominal, int | float):
+        described += f" at {nominal:g}/s"
+        if isinstance(scheduled, int | float) and round(scheduled, 3) != round(nominal, 3):
+            described += f" ({scheduled:.3g}/s as scheduled)"
     return Finding(True, f"the same load settings ({described}, seed {a.get('seed')})")
 
 

@@ -155,7 +155,7 @@ def _prepare(out: Path) -> Path:
 
 def _targets(config: DemoConfig, out: Path, reference_url: str, key: str | None) -> list[_Target]:
     if config.provider_url is None:
-        return [_Target("provider", "reference server", reference_url, key, out / "reference")]
+        return [_Target("provider", "the reference server", reference_url, key, out / "reference")]
     return [
         _Target(
             "provider",
@@ -164,7 +164,7 @@ def _targets(config: DemoConfig, out: Path, reference_url: str, key: str | None)
             config.provider_api_key,
             out / "provider",
         ),
-        _Target("baseline", "reference server", reference_url, key, out / "reference"),
+        _Target("baseline", "the reference server", reference_url, key, out / "reference"),
     ]
 
 
@@ -249,7 +249,7 @@ def _conformance(config: DemoConfig, target: _Target, out: Path, say: Say) -> No
             "level": config.conformance_level,
         },
     )
-    say(f"conformance suite against the {target.name} (log: {_rel(log, out)})")
+    say(f"conformance suite against {target.name} (log: {_rel(log, out)})")
     began = time.monotonic()
     # An empty working directory: pytest must not collect this checkout's own tests.
     with tempfile.TemporaryDirectory(prefix="voicebox-demo-") as empty:
@@ -295,7 +295,7 @@ def _bench(
         },
     )
     say(
-        f"open-loop benchmark of the {target.name}: {rate:g} requests/s for "
+        f"open-loop benchmark of {target.name}: {rate:g} requests/s for "
         f"{config.duration_s:g} s (log: {_rel(log, out)})"
     )
     code = _run(
