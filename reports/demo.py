@@ -40,9 +40,10 @@ from reports.render import RenderOptions, render_report
 __all__ = ["DemoConfig", "DemoError", "main", "run_demo"]
 
 DEFAULT_SERVER_COMMAND: Final = (
-    "{python} -m reference_server --host 127.0.0.1 --port {port} --api-key {api_key} "
-    "--instance-id demo-reference"
+    "{python} -m reference_server --host 127.0.0.1 --port {port} --instance-id demo-reference"
 )
+DEFAULT_SERVER_ENV: Final = (("VOICEBOX_REF_API_KEY", "{api_key}"),)
+"""The reference server reads its key from the environment: no key on a command line in ps."""
 DEFAULT_CONFORMANCE_COMMAND: Final = (
     "{python} -m pytest -p no:cacheprovider -q --provider-url {url} "
     "--conformance-report {report_dir} --conformance-level {level}"
@@ -77,6 +78,8 @@ class _Interrupted(BaseException):
 class DemoConfig:
     out: Path = Path("demo-report")
     server_command: str = DEFAULT_SERVER_COMMAND
+    server_env: tuple[tuple[str, str], ...] = DEFAULT_SERVER_ENV
+    """Variables set for the server; ``{api_key}`` is filled in as in the command."""
     provider_url: str | None = None
     provider_api_key: str | None = field(default=None, repr=False)
     rates: tuple[float, ...] = (1.0, 2.0, 4.0)
@@ -126,7 +129,8 @@ def _shown(argv: Sequence[str], secret: str | None) -> str:
 def run_demo(config: DemoConfig, say: Say = _say) -> Path:
     """Run every step and return the path of ``report.md``; raises :class:`DemoError`."""
     out = _prepare(config.out)
-    key = secrets.token_urlsafe(18) if "{api_key}" in config.server_command else None
+    templates = [config.server_command, *(value for _, value in config.server_env)]
+    key = secrets.token_urlsafe(18) if any("{api_key}" in t for t in templates) else None
     with contextlib.ExitStack() as servers:
         reference_url = _start_reference(config, out, key, say, servers)
         _snapshot_environment(out / "reference")
@@ -179,7 +183,7 @@ def _start_reference(
         )
         say(f"starting the reference server: {_shown(argv, key)}")
         process = stack.enter_context(
-            ManagedProcess(argv, log, env=python_env(), name="reference server")
+            ManagedProcess(argv, log, env=_server_env(config, key), name="reference server")
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -193,6 +197,11 @@ def _start_reference(
         say(f"ready at {url} after {took:.1f} s (log: {_rel(log, out)})")
         return url
     raise DemoError("no free port for the reference server")  # pragma: no cover
+
+
+def _server_env(config: DemoConfig, key: str | None) -> dict[str, str]:
+    extra = {name: value.format(api_key=key or "") for name, value in config.server_env}
+    return python_env(extra)
 
 
 def _snapshot_environment(folder: Path) -> None:
@@ -365,7 +374,8 @@ def _parser() -> argparse.ArgumentParser:
     add(
         "--server-command",
         default=DEFAULT_SERVER_COMMAND,
-        help="how to start the server: {python}, {port} and {api_key} are filled in",
+        help="how to start your own server instead: {python}, {port} and {api_key} are filled "
+        "in; with {api_key} the demo makes a key and checks authentication too",
     )
     # Hooks for the demo's own tests, which run it with stand-in steps.
     add("--conformance-command", default=DEFAULT_CONFORMANCE_COMMAND, help=argparse.SUPPRESS)
@@ -383,6 +393,8 @@ def _config(options: argparse.Namespace) -> DemoConfig:
     return DemoConfig(
         out=options.out,
         server_command=options.server_command,
+        # A server of your own is started as you wrote it: no key unless it names {api_key}.
+        server_env=DEFAULT_SERVER_ENV if options.server_command == DEFAULT_SERVER_COMMAND else (),
         provider_url=options.provider_url,
         provider_api_key=options.provider_api_key or os.environ.get("TTS_API_KEY"),
         rates=rates,

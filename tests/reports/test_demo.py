@@ -6,6 +6,7 @@ installed."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shlex
 import signal
@@ -213,3 +214,6 @@ def test_the_real_demo_end_to_end(tmp_path: Path) -> None:
     assert "## Conformance" in text
     assert "open-loop generate 2/s" in text
     assert f"Report: {out / 'report.md'}" in stdout
+    record = json.loads((out / "reference" / "conformance" / "conformance.json").read_text())
+    verdicts = {case["id"]: case["verdict"] for case in record["cases"]}
+    assert verdicts["AUTH-1"] == verdicts["AUTH-3"] == "PASS", "the server got the demo's key"
