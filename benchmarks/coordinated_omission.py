@@ -123,7 +123,7 @@ def compare(experiment: StallExperiment, workdir: Path) -> StallComparison:
             )
         )
     if experiment.locust:
-        from benchmarks.locustrun import run_locust  # noqa: PLC0415 - optional, slower
+        from benchmarks.locustrun import run_locust
 
         with launch(workdir, *experiment.provider_args(), instance_id="locust") as (url, _):
             run = run_locust(

@@ -528,7 +528,7 @@ def _metrics_csv(result: RunResult) -> str:
 
 def _extend_web_ui(environment: Any) -> None:
     """A "Voicebox" tab with the exact metrics, and its CSV, in Locust's web UI."""
-    from flask import Response, request  # noqa: PLC0415 - Locust's web UI dependency
+    from flask import Response, request
 
     web_ui: Any = environment.web_ui
     columns = [

@@ -399,7 +399,7 @@ def _scaled(service: ServiceTime, scale: float) -> ServiceTime:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn  # noqa: PLC0415 - the app itself does not need the server
+    import uvicorn
 
     options = _parser().parse_args(argv)
     config = ProviderConfig(

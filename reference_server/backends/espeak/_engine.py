@@ -239,7 +239,7 @@ if hasattr(os, "register_at_fork"):
 def _bundled_library() -> tuple[str, str]:
     """The shared library and the directory holding ``espeak-ng-data``, from espeakng-loader."""
     try:
-        import espeakng_loader  # noqa: PLC0415 - optional dependency of the server extra
+        import espeakng_loader
     except ImportError:
         raise EngineError(
             "espeakng-loader is not installed: pip install 'voicebox-provider-kit[server]'"
