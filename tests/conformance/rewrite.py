@@ -80,11 +80,11 @@ class RewriteMiddleware:
         )
         await self.rewrite.on_request(exchange)
         if not exchange.status:
-            await self._call_provider(scope, exchange)
+            await self._call_provider(scope, receive, exchange)
             await self.rewrite.on_response(exchange)
         await _send_response(send, exchange)
 
-    async def _call_provider(self, scope: Scope, exchange: Exchange) -> None:
+    async def _call_provider(self, scope: Scope, receive: Receive, exchange: Exchange) -> None:
         headers = [
             (k.encode(), v.encode()) for k, v in exchange.headers.items() if k != "content-length"
         ]
@@ -94,8 +94,8 @@ class RewriteMiddleware:
 
         async def replay() -> Message:
             nonlocal sent
-            if sent:
-                return {"type": "http.disconnect"}
+            if sent:  # like a server: the next message is the client's disconnect, when it comes
+                return await receive()
             sent = True
             return {"type": "http.request", "body": exchange.body, "more_body": False}
 
