@@ -40,8 +40,11 @@ from reports.render import RenderOptions, render_report
 __all__ = ["DemoConfig", "DemoError", "main", "run_demo"]
 
 DEFAULT_SERVER_COMMAND: Final = (
-    "{python} -m reference_server --host 127.0.0.1 --port {port} --instance-id demo-reference"
+    "{python} -m reference_server --host 127.0.0.1 --port {port} --instance-id demo-reference "
+    "--queue-size 2"
 )
+"""A short queue, so that the suite's burst of concurrent generations meets a 503 with
+Retry-After (ERR-8) instead of leaving that clause unexercised."""
 DEFAULT_SERVER_ENV: Final = (("VOICEBOX_REF_API_KEY", "{api_key}"),)
 """The reference server reads its key from the environment: no key on a command line in ps."""
 DEFAULT_CONFORMANCE_COMMAND: Final = (

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conformance.checks._expect import describe, expect_status, strict_json
@@ -116,22 +116,41 @@ def _near_schema_bodies() -> st.SearchStrategy[Any]:
     return st.dictionaries(member, _json_values(), max_size=4) | _json_values()
 
 
+_SEED_CORPUS: tuple[Any, ...] = (
+    {"text": ["Hello", "there"], "voice_prompt": {}},
+    {"text": {"en": "Hello"}, "voice_prompt": {}},
+    {"text": "Hello", "voice_prompt": 7},
+    {"text": "Hello", "voice_prompt": {}, "language": ["en"]},
+    {"text": "Hello", "voice_prompt": {}, "language": None},
+    {"text": "Hello", "voice_prompt": {}, "seed": {"value": 1}},
+    {"text": "Hello", "voice_prompt": {}, "seed": 10**30},
+    {"text": "Hello", "voice_prompt": {}, "seed": True},
+    {"text": "\u0000\ud800", "voice_prompt": {"a": [[[[]]]]}},
+    "Hello",
+    None,
+    0,
+)
+"""Type confusions a handler is most likely to trip on, sent before the generated bodies."""
+
+
 def _fuzz(s: Session) -> list[Probe]:
+    """The seed corpus, then FUZZ_EXAMPLES generated bodies; reproducible, never shrunk."""
     probes: list[Probe] = []
 
-    @settings(
+    def send(body: Any) -> None:
+        probes.append(_post_json(s, body, f"fuzzed body {json.dumps(body)[:80]}", "ERR-5"))
+
+    for seed_body in _SEED_CORPUS:
+        send = example(seed_body)(send)
+    fuzzed = settings(
         max_examples=FUZZ_EXAMPLES,
         derandomize=True,
         database=None,
         deadline=None,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
-    )
-    @given(_near_schema_bodies())
-    def send(body: Any) -> None:
-        probes.append(_post_json(s, body, f"fuzzed body {json.dumps(body)[:80]}", "ERR-5"))
-
-    send()
+    )(given(_near_schema_bodies())(send))
+    fuzzed()
     return probes
 
 
