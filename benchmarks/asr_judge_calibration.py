@@ -8,8 +8,8 @@ real-time factor of the judge, and the bound the figures suggest for ``max_cer``
 
     python -m benchmarks.asr_judge_calibration [--voices flite:slt espeak:en-us ...]
 
-The espeak-ng voices come from the ``espeakng-loader`` wheel through ``synthesize_espeak``, a
-ctypes call into its bundled libespeak-ng (no binding is published that uses that wheel).
+The espeak-ng voices come from the reference server's espeak engine (the libespeak-ng bundled
+by ``espeakng-loader``), plain: no steering towards a reference.
 flite voices need the ``flite`` program (Debian: ``apt-get install flite``) and are skipped
 without it. Timings depend on the machine; run on a quiet one and read them as provisional.
 """
@@ -17,13 +17,11 @@ without it. Timings depend on the machine; run on a quiet one and read them as p
 from __future__ import annotations
 
 import argparse
-import ctypes
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from conformance.judges.asr import AsrJudge, LocalWhisperJudge, cer, wer
+from reference_server.backends import espeak
 
 __all__ = [
     "SENTENCES",
@@ -68,82 +67,13 @@ DEFAULT_VOICES: Final = (
 )
 _FLITE_TIMEOUT_S: Final = 30
 
-# libespeak-ng's C API (speak_lib.h).
-_AUDIO_OUTPUT_SYNCHRONOUS: Final = 2
-_POS_CHARACTER: Final = 1
-_ESPEAK_CHARS_UTF8: Final = 1
-_EE_OK: Final = 0
-_SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
-)
-
-
-class _Espeak:
-    """libespeak-ng is one global synthesiser per process: one instance, behind a lock."""
-
-    _instance: _Espeak | None = None
-    _create_lock = threading.Lock()
-
-    def __init__(self) -> None:
-        import espeakng_loader
-
-        lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
-        data_path = espeakng_loader.get_data_path().encode()
-        self.sample_rate = int(lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0))
-        if self.sample_rate <= 0:
-            raise RuntimeError("libespeak-ng failed to initialise")
-        self._chunks: list[npt.NDArray[np.int16]] = []
-        self._callback = _SynthCallback(self._collect)  # kept referenced while lib may call it
-        lib.espeak_SetSynthCallback(self._callback)
-        self._lib = lib
-        self._lock = threading.Lock()
-
-    @classmethod
-    def get(cls) -> _Espeak:
-        with cls._create_lock:
-            if cls._instance is None:
-                cls._instance = cls()
-            return cls._instance
-
-    def _collect(self, wav: ctypes._Pointer[ctypes.c_short], count: int, _events: int) -> int:
-        if count > 0:
-            self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
-        return 0
-
-    def synthesize(self, text: str, voice: str) -> npt.NDArray[np.float32]:
-        encoded = text.encode("utf-8")
-        with self._lock:
-            if self._lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
-                raise ValueError(f"espeak-ng has no voice {voice!r}")
-            self._chunks = []
-            status = self._lib.espeak_Synth(
-                encoded, len(encoded) + 1, 0, _POS_CHARACTER, 0, _ESPEAK_CHARS_UTF8, None, None
-            )
-            if status != _EE_OK:
-                raise RuntimeError(f"espeak_Synth failed with status {status}")
-            self._lib.espeak_Synchronize()
-            chunks, self._chunks = self._chunks, []
-        if not chunks:
-            raise RuntimeError(f"espeak-ng produced no audio for {text[:40]!r}")
-        return (np.concatenate(chunks).astype(np.float32) / 32768.0).astype(np.float32)
-
 
 def synthesize_espeak(text: str, voice: str = "en-us") -> tuple[npt.NDArray[np.float32], int]:
-    """Speak ``text`` with the espeak-ng of the ``espeakng-loader`` wheel: (samples, rate)."""
-    engine = _Espeak.get()
-    return engine.synthesize(text, voice), engine.sample_rate
+    """Speak ``text`` with the reference server's espeak-ng engine, plain: the voice's own pitch
+    and range at 175 words per minute. Returns (samples, rate)."""
+    request = espeak.SynthesisRequest(text=text, voice=voice, rate=175, pitch=50, range=50, seed=0)
+    samples = espeak.synthesize(request).astype(np.float32) / 32768.0
+    return samples, espeak.engine_info().sample_rate
 
 
 def synthesize_flite(text: str, voice: str = "slt") -> tuple[npt.NDArray[np.float32], int]:

@@ -6,7 +6,9 @@ a provider author runs it:
 1. the default run (offline judges on) against the reference server's embedded espeak backend:
    its wall time (target: under 60 s on 2 cores) and its requests;
 2. a run against a provider that takes 2 s per generation (the synthetic backend with
-   ``latency_ms=2000``): how many generate calls it makes (target: at most about 40).
+   ``latency_ms=2000``): how many generations it asks for (target: at most about 40). Requests to
+   /v1/generate that a correct provider refuses before generating (malformed bodies, wrong keys,
+   unknown languages) are counted apart: they cost no inference.
 
 ``python -m benchmarks.conformance_cost [--slow-latency-ms 2000] [--skip-slow]`` prints a table
 and writes ``--out`` JSON. Each server is a fresh ``python -m reference_server`` on loopback.
@@ -37,6 +39,8 @@ class Cost:
     suite_s: float
     requests: int
     generate_calls: int
+    generations: int
+    """Generate requests answered with audio: the ones that cost a provider inference time."""
     verdicts: dict[str, int]
 
 
@@ -75,6 +79,7 @@ def measure(label: str, url: str, *pytest_args: str) -> Cost:
         suite_s=round(record.provenance.duration_s, 1),
         requests=record.requests.total,
         generate_calls=record.requests.generate_calls,
+        generations=record.requests.generations,
         verdicts={v.value: n for v, n in record.summary.items() if n},
     )
 
@@ -113,11 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     costs = [_default_run()]
     if not options.skip_slow:
         costs.append(_slow_run(options.slow_latency_ms))
-    print(f"{'provider':<52} {'wall s':>7} {'suite s':>8} {'requests':>9} {'generate':>9}")
+    header = ("provider", "wall s", "suite s", "requests", "generate", "with audio")
+    print("{:<52} {:>7} {:>8} {:>9} {:>9} {:>10}".format(*header))
     for cost in costs:
         print(
             f"{cost.provider:<52} {cost.wall_s:>7} {cost.suite_s:>8} {cost.requests:>9} "
-            f"{cost.generate_calls:>9}   {cost.verdicts}"
+            f"{cost.generate_calls:>9} {cost.generations:>10}   {cost.verdicts}"
         )
     if options.out:
         options.out.write_text(json.dumps([asdict(c) for c in costs], indent=2) + "\n")

@@ -188,8 +188,14 @@ class Session:
     def tally(self) -> RequestTally:
         exchanges = self._shared.log.snapshot()
         paths = Counter(e.request.url.path for e in exchanges)
-        generate = sum(n for path, n in paths.items() if path.endswith("/v1/generate"))
-        return RequestTally(total=len(exchanges), by_endpoint=dict(paths), generate_calls=generate)
+        generate = [e for e in exchanges if e.request.url.path.endswith("/v1/generate")]
+        made = sum(1 for e in generate if e.response is not None and e.response.status_code == 200)
+        return RequestTally(
+            total=len(exchanges),
+            by_endpoint=dict(paths),
+            generate_calls=len(generate),
+            generations=made,
+        )
 
     def curl(self, request: httpx.Request) -> str:
         secrets = [k for k in (self.options.api_key, self.options.openai_api_key) if k]
