@@ -47,3 +47,7 @@ _kit_python_packages() {
 
 _kit_system_packages
 _kit_python_packages
+
+# Tools run by name (nox sessions with --no-venv, ruff, mypy, locust, nginx helpers) come from .venv.
+export VIRTUAL_ENV=$KIT_VENV
+export PATH="$KIT_VENV/bin:$PATH"
