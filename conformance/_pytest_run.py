@@ -18,6 +18,7 @@ from conformance.baseline import Baseline, BaselineError, load_baseline
 from conformance.checks import Check, registered
 from conformance.options import SuiteOptions
 from conformance.record import VERDICT_ORDER, CaseResult, Verdict
+from conformance.references import ReferenceAudioError, voice_references
 from conformance.runner import Runner
 from conformance.spec import clauses
 
@@ -117,6 +118,10 @@ class ConformanceRun:
 
     @classmethod
     def start(cls, config: pytest.Config, options: SuiteOptions) -> ConformanceRun:
+        try:
+            voice_references(options.reference_audio, options.reference_text)
+        except ReferenceAudioError as exc:
+            raise pytest.UsageError(str(exc)) from None
         baseline = Baseline()
         if options.known_failures is not None:
             try:

@@ -9,19 +9,29 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any, Final, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from conformance.audiofile import read_audio, write_audio
+from conformance.audiofile import UndecodableAudioError, read_audio, write_audio
 from conformance.models import AudioFormat
 
-__all__ = ["ClipRole", "ReferenceClip", "all_clips", "reference_voices", "transcription_clips"]
+__all__ = [
+    "ClipRole",
+    "ReferenceAudioError",
+    "ReferenceClip",
+    "all_clips",
+    "reference_voices",
+    "transcription_clips",
+    "voice_references",
+]
 
 ClipRole = Literal["voice", "transcription"]
 _MANIFEST: Final = "manifest.json"
@@ -59,6 +69,44 @@ def reference_voices() -> tuple[ReferenceClip, ReferenceClip]:
     """Speaker references A (a low male voice) and B (a high female voice), for SPK-1."""
     clips = {clip.name: clip for clip in all_clips()}
     return clips["voice_a"], clips["voice_b"]
+
+
+class ReferenceAudioError(ValueError):
+    """An author's reference recording cannot be used; the message names the file."""
+
+
+def voice_references(
+    paths: Sequence[Path] = (), texts: Sequence[str] = ()
+) -> dict[str, ReferenceClip]:
+    """References "A" and "B": the author's own recordings (``--reference-audio``, up to two,
+    with ``--reference-text``) in place of the bundled ones."""
+    chosen = dict(zip("AB", reference_voices(), strict=True))
+    padded = [*texts, *[""] * len(paths)]
+    for which, path, text in zip("AB", paths, padded, strict=False):
+        chosen[which] = _author_clip(which, path, text)
+    return chosen
+
+
+def _author_clip(which: str, path: Path, text: str) -> ReferenceClip:
+    try:
+        data = path.read_bytes()
+        samples, rate = read_audio(data)
+    except (OSError, UndecodableAudioError) as exc:
+        raise ReferenceAudioError(f"--reference-audio {path}: {exc}") from None
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix not in ("wav", "flac", "ogg", "mp3"):
+        data, suffix = write_audio(samples, rate, "wav"), "wav"
+    return ReferenceClip(
+        name=f"reference_{which.lower()}",
+        role="voice",
+        audio_bytes=data,
+        format=cast(AudioFormat, suffix),
+        text=text,
+        samples=samples,
+        sample_rate=rate,
+        voice=path.name,
+        licence="the author's own",
+    )
 
 
 def transcription_clips() -> tuple[ReferenceClip, ...]:

@@ -15,14 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
 from conformance._curl import curl_command
-from conformance.audiofile import UndecodableAudioError, read_audio, write_audio
 from conformance.checks._expect import strict_json
 from conformance.checks._outcome import Blocked, NotApplicable
 from conformance.client import (
@@ -38,7 +36,7 @@ from conformance.models import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Capabilities
 from conformance.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
 from conformance.plan import GenerationSpec, spec
 from conformance.record import JudgeInfo, RequestTally
-from conformance.references import ReferenceClip, reference_voices
+from conformance.references import ReferenceClip, voice_references
 from conformance.settings import Settings
 
 if TYPE_CHECKING:
@@ -120,7 +118,7 @@ class Session:
             settings,
             client,
             log,
-            _references(options),
+            voice_references(options.reference_audio, options.reference_text),
             asr,
             asr_missing,
             speaker,
@@ -392,37 +390,6 @@ class Session:
                 )
             )
         return infos
-
-
-def _references(options: SuiteOptions) -> dict[str, ReferenceClip]:
-    """References A and B: the author's own (--reference-audio, twice) or the bundled ones."""
-    chosen = dict(zip("AB", reference_voices(), strict=True))
-    texts = [*options.reference_text, *[""] * len(options.reference_audio)]
-    for which, path, text in zip("AB", options.reference_audio, texts, strict=False):
-        chosen[which] = _user_clip(which, path, text)
-    return chosen
-
-
-def _user_clip(which: str, path: Path, text: str) -> ReferenceClip:
-    data = path.read_bytes()
-    try:
-        samples, rate = read_audio(data)
-    except UndecodableAudioError as exc:
-        raise ValueError(f"--reference-audio {path}: {exc}") from None
-    suffix = path.suffix.lower().lstrip(".")
-    if suffix not in ("wav", "flac", "ogg", "mp3"):
-        data, suffix = write_audio(samples, rate, "wav"), "wav"
-    return ReferenceClip(
-        name=f"reference_{which.lower()}",
-        role="voice",
-        audio_bytes=data,
-        format=suffix,  # type: ignore[arg-type]
-        text=text,
-        samples=samples,
-        sample_rate=rate,
-        voice=path.name,
-        licence="the author's own",
-    )
 
 
 def _settings(options: SuiteOptions) -> Settings:

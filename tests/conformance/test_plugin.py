@@ -157,6 +157,14 @@ def test_a_malformed_baseline_is_a_usage_error(correct: str, tmp_path: Path) -> 
     assert "SPEC.md clause ID" in result.stderr
 
 
+def test_an_unusable_reference_recording_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_pytest(
+        tmp_path, "--provider-url", "http://127.0.0.1:9", "--reference-audio", "missing.wav", *FAST
+    )
+    assert result.returncode == 4
+    assert "--reference-audio missing.wav" in result.stderr
+
+
 def test_cases_are_selected_by_id_level_and_keyword(correct: str, tmp_path: Path) -> None:
     base = ["--provider-url", correct, "--provider-api-key", API_KEY, "--collect-only", "-q", *FAST]
     health = run_pytest(tmp_path, *base, "--case", "HLT-*")
