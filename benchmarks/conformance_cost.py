@@ -78,8 +78,8 @@ def measure(label: str, url: str, *pytest_args: str) -> Cost:
         wall_s=round(wall, 1),
         suite_s=round(record.provenance.duration_s, 1),
         requests=record.requests.total,
-        generate_calls=record.requests.generate_calls,
-        generations=record.requests.generations,
+        generate_calls=record.requests.generate_calls or 0,
+        generations=record.requests.generations or 0,
         verdicts={v.value: n for v, n in record.summary.items() if n},
     )
 

@@ -83,8 +83,10 @@ class JudgeInfo(_Model):
 class RequestTally(_Model):
     total: int = 0
     by_endpoint: dict[str, int] = Field(default_factory=dict)
-    generate_calls: int = Field(default=0, description="Requests to /v1/generate, refused too.")
-    generations: int = Field(
+    generate_calls: int | None = Field(
+        default=0, description="Requests to /v1/generate, refused too (None: not counted here)."
+    )
+    generations: int | None = Field(
         default=0, description="Requests to /v1/generate answered 200: they cost inference."
     )
 

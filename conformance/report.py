@@ -34,7 +34,9 @@ __all__ = ["build_record", "render_markdown", "write_reports"]
 def build_record(run: ConformanceRun, finished_at: datetime) -> ConformanceRecord:
     order = {c.id: i for i, c in enumerate(clauses())}
     cases = sorted(run.cases.values(), key=lambda case: order.get(case.id, 0))
-    session = run.session_if_open()
+    checked_here = run.session_if_open()
+    # Under xdist the workers checked; the controller opens a session for provenance alone.
+    session = checked_here or run.runner().session
     summary = {verdict: sum(c.verdict is verdict for c in cases) for verdict in Verdict}
     failing = {Verdict.FAIL, Verdict.NON_STRICT} if run.options.strict else {Verdict.FAIL}
     provenance = Provenance(
@@ -42,18 +44,22 @@ def build_record(run: ConformanceRun, finished_at: datetime) -> ConformanceRecor
         spec_version=SPEC_VERSION,
         provider_url=run.options.provider_url,
         whisper_url=run.options.whisper_url,
-        provider_health=session.health_body() if session else None,
+        provider_health=session.health_body(),
         started_at=run.started_at,
         finished_at=finished_at,
         duration_s=round((finished_at - run.started_at).total_seconds(), 3),
-        judges=session.judge_infos() if session else [],
+        judges=session.judge_infos(),
         options=run.options.redacted(),
         python=sys.version.split()[0],
         platform=platform.platform(),
         pytest=pytest.__version__,
     )
-    tally = session.tally() if session else RequestTally()
-    tally = tally.model_copy(update={"total": max(tally.total, sum(c.requests for c in cases))})
+    if checked_here is not None:
+        tally = checked_here.tally()
+    else:  # the workers' own tallies stay with them; each case counted its requests
+        tally = RequestTally(
+            total=sum(c.requests for c in cases), generate_calls=None, generations=None
+        )
     return ConformanceRecord(
         provenance=provenance,
         cases=cases,

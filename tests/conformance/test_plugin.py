@@ -222,6 +222,8 @@ def test_works_with_xdist_and_reports_every_case(correct: str, tmp_path: Path) -
     assert result.returncode == 0, result.stdout[-3000:]
     record = json.loads((report / "conformance.json").read_text())
     assert len(record["cases"]) == 3 + 8 + 5
+    assert record["provenance"]["provider_health"]["status"] == "healthy"
+    assert record["requests"]["total"] >= 16
 
 
 def test_the_environment_names_the_provider(correct: str, tmp_path: Path) -> None:
