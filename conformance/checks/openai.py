@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -13,7 +14,7 @@ from conformance.checks._registry import check
 from conformance.client import WRONG_API_KEY
 from conformance.models import OpenAIErrorEnvelope, OpenAIVerboseTranscription
 from conformance.references import transcription_clips
-from conformance.subtitles import SubtitleError, parse_srt, parse_vtt
+from conformance.subtitles import Cue, SubtitleError, parse_srt, parse_vtt
 
 if TYPE_CHECKING:
     from conformance.session import Auth, Session, Target
@@ -139,24 +140,28 @@ def verbose_json_has_ordered_segments(s: Session) -> Evidence:
     return Evidence({"segments": len(verbose.segments), "duration": verbose.duration}, response)
 
 
+def _expect_subtitles(
+    s: Session, response_format: str, parse: Callable[[str], list[Cue]], document: str
+) -> Evidence:
+    """A valid subtitle document with at least one cue: the bundled clip is speech."""
+    response = _answer(s, response_format)
+    try:
+        cues = parse(_document(response, response_format))
+    except SubtitleError as exc:
+        raise Failed(f"a valid {document} document", str(exc), response) from None
+    if not cues:
+        raise Failed(f"a {document} document with the speech's cues", "no cue", response)
+    return Evidence({"cues": len(cues)}, response)
+
+
 @check("OAI-4")
 def srt_format_is_valid_subrip(s: Session) -> Evidence:
-    response = _answer(s, "srt")
-    try:
-        cues = parse_srt(_document(response, "srt"))
-    except SubtitleError as exc:
-        raise Failed("a valid SubRip document", str(exc), response) from None
-    return Evidence({"cues": len(cues)}, response)
+    return _expect_subtitles(s, "srt", parse_srt, "SubRip")
 
 
 @check("OAI-5")
 def vtt_format_is_valid_webvtt(s: Session) -> Evidence:
-    response = _answer(s, "vtt")
-    try:
-        cues = parse_vtt(_document(response, "vtt"))
-    except SubtitleError as exc:
-        raise Failed("a valid WebVTT document", str(exc), response) from None
-    return Evidence({"cues": len(cues)}, response)
+    return _expect_subtitles(s, "vtt", parse_vtt, "WebVTT")
 
 
 @check("OAI-6")

@@ -240,8 +240,9 @@ def _canonical(prompt: Any) -> str:
     return json.dumps(prompt, sort_keys=True)
 
 
-def falls_back_to_a_default_voice() -> Rewrite:
-    """Voice prompts it never made are replaced by the first prompt it made, not refused."""
+def _swap_prompts(choose: Callable[[Any, dict[str, Any]], Any]) -> Rewrite:
+    """Replace generate's voice prompt by ``choose(prompt, made)``, where ``made`` holds every
+    prompt the provider created (by canonical JSON) and the first under "first"."""
     made: dict[str, Any] = {}
 
     async def remember(ex: Exchange) -> None:
@@ -251,12 +252,17 @@ def falls_back_to_a_default_voice() -> Rewrite:
             made[_canonical(prompt)] = prompt
 
     def swap(body: dict[str, Any]) -> None:
-        prompt = body.get("voice_prompt")
-        known = _canonical(prompt) in made
-        if isinstance(body.get("text"), str) and isinstance(prompt, dict) and not known:
-            body["voice_prompt"] = made.get("first", prompt)
+        if isinstance(body.get("text"), str) and isinstance(body.get("voice_prompt"), dict):
+            body["voice_prompt"] = choose(body["voice_prompt"], made)
 
     return chain(edit_generate_json(swap), Rewrite(on_response=remember))
+
+
+def falls_back_to_a_default_voice() -> Rewrite:
+    """Voice prompts it never made are replaced by the first prompt it made, not refused."""
+    return _swap_prompts(
+        lambda prompt, made: prompt if _canonical(prompt) in made else made.get("first", prompt)
+    )
 
 
 def unhealthy_after_malformed_json() -> Rewrite:
@@ -278,19 +284,9 @@ def unhealthy_after_malformed_json() -> Rewrite:
 
 def first_prompt_for_everyone() -> Rewrite:
     """Ignores the voice prompt: every generation with a prompt it made uses the first one."""
-    made: dict[str, Any] = {}
-
-    async def remember(ex: Exchange) -> None:
-        if ok(is_create)(ex):
-            prompt = ex.response_json()["voice_prompt"]
-            made.setdefault("first", prompt)
-            made[_canonical(prompt)] = prompt
-
-    def swap(body: dict[str, Any]) -> None:
-        if _canonical(body.get("voice_prompt")) in made:
-            body["voice_prompt"] = made["first"]
-
-    return chain(edit_generate_json(swap), Rewrite(on_response=remember))
+    return _swap_prompts(
+        lambda prompt, made: made["first"] if _canonical(prompt) in made else prompt
+    )
 
 
 def shared_prompt_slot() -> Rewrite:
