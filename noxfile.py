@@ -1,14 +1,16 @@
-"""Sessions: ``tests``, ``lint`` (ruff) and ``typecheck`` (mypy, strict on the packages).
+"""Sessions: ``lint`` (ruff, import contracts), ``typecheck`` (mypy, strict), ``tests`` (the fast
+lane: every test not marked slow, in parallel) and ``slow`` (the rest: the per-clause mutant
+matrix, real servers, load and fuzzing).
 
-``scripts/test`` runs all three with ``--no-venv`` inside the virtualenv it prepared; plain
-``nox`` builds its own virtualenvs instead.
+``scripts/test`` runs all four with ``--no-venv`` inside the virtualenv it prepared; plain
+``nox`` builds its own virtualenvs instead. Arguments after ``--`` go to pytest.
 """
 
 from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "slow"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -23,9 +25,10 @@ def _install(session: nox.Session, extras: str) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     if session.venv_backend != "none":
-        session.install("ruff")
+        session.install("ruff", "import-linter>=2.17", "-e", ".")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports", "--no-cache")
 
 
 @nox.session
@@ -36,5 +39,13 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
+    """The fast lane: a few minutes on two cores."""
     _install(session, "all")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", "-m", "not slow", "-n", "2", *session.posargs)
+
+
+@nox.session
+def slow(session: nox.Session) -> None:
+    """Everything marked slow, one test at a time (many of them measure or load the machine)."""
+    _install(session, "all")
+    session.run("python", "-m", "pytest", "-m", "slow", *session.posargs)

@@ -31,7 +31,6 @@ from pathlib import Path
 
 from benchmarks.nginx import RATIONALE, Balance, NginxConfig, nginx_version, run_nginx
 from benchmarks.openloop import LoadConfig, run_load
-from benchmarks.processes import ManagedProcess, free_port, provider_command, wait_http_ok
 from benchmarks.provenance import provenance, redact
 from benchmarks.results import (
     BackendShare,
@@ -47,6 +46,7 @@ from benchmarks.results import (
 )
 from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
 from benchmarks.stats import summarize
+from orchestration.processes import ManagedProcess, free_port, provider_command, wait_http_ok
 
 __all__ = ["Backend", "LbConfig", "main", "run_suite"]
 

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.processes import REPO_ROOT, ManagedProcess, free_port
 from benchmarks.results import RunResult
+from orchestration.processes import REPO_ROOT, ManagedProcess, free_port
 
 __all__ = ["LOCUSTFILE", "LocustRun", "LocustRunError", "run_locust"]
 

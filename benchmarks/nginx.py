@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from benchmarks.processes import ManagedProcess, ProcessFailedError, free_port, wait_http_ok
+from orchestration.processes import ManagedProcess, ProcessFailedError, free_port, wait_http_ok
 
 __all__ = [
     "Balance",

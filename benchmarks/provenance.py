@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from benchmarks.results import ClientHost, Provenance
-from conformance import SPEC_VERSION, __version__
+from voicebox_api import SPEC_VERSION, __version__
 
 __all__ = ["client_host", "fetch_health", "provenance", "redact"]
 

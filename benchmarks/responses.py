@@ -1,7 +1,7 @@
 """Judging responses under load: status, body schema, audio size and, for a sample, the audio.
 
 Every response is classified cheaply (status, JSON shape, audio seconds from the base64 length).
-A sampled fraction is decoded in full with ``conformance.codec`` and checked against the audio
+A sampled fraction is decoded in full with ``voicebox_api._codec`` and checked against the audio
 invariants, so that a provider cannot win a benchmark by answering garbage under load: a
 response that fails counts as a failed request.
 """
@@ -18,16 +18,17 @@ import numpy as np
 from pydantic import ValidationError
 
 from benchmarks.results import Operation
-from conformance.codec import AudioCodecError, decode_response
-from conformance.models import (
+from voicebox_api import (
     ALLOWED_DTYPES,
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
     READY_STATUSES,
+    AudioCodecError,
     GenerateResponse,
     HealthResponse,
     TranscribeResponse,
     VoicePromptResponse,
+    decode_response,
 )
 
 __all__ = [

@@ -1,7 +1,7 @@
 """How each benchmark scenario builds its requests: the one place both load generators use.
 
 The locustfile and the open-loop runner send the exact bytes that :class:`RequestFactory`
-builds (bodies from ``conformance.models``, multipart encoded by httpx), so a scenario means the
+builds (bodies from ``voicebox_api._models``, multipart encoded by httpx), so a scenario means the
 same thing, and counts the same request bytes, whichever tool drives it.
 """
 
@@ -22,8 +22,7 @@ import httpx
 import numpy as np
 
 from benchmarks.results import Operation
-from conformance.audiofile import write_audio
-from conformance.models import MAX_SEED, GenerateRequest
+from voicebox_api import MAX_SEED, GenerateRequest, write_audio
 
 __all__ = [
     "DEFAULT_CORPUS",
@@ -266,9 +265,9 @@ def tone_reference(seconds: float = 2.0, sample_rate: int = 24_000) -> Reference
 
 
 def _bundled(role: str) -> list[Reference]:
-    """The kit's bundled clips (``conformance.references``), when this install has them."""
+    """The kit's bundled clips (``conformance.engine.references``), when this install has them."""
     try:
-        references = importlib.import_module("conformance.references")
+        references = importlib.import_module("conformance.engine.references")
     except ImportError:
         return []
     clips = references.all_clips()

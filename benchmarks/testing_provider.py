@@ -36,10 +36,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from benchmarks.processes import ManagedProcess, ProcessFailedError, free_port, wait_http_ok
-from conformance.audiofile import UndecodableAudioError, read_audio
-from conformance.codec import encode_audio
-from conformance.models import Capabilities, GenerateRequest, HealthResponse
+from orchestration.processes import ManagedProcess, ProcessFailedError, free_port, wait_http_ok
+from voicebox_api import (
+    Capabilities,
+    GenerateRequest,
+    HealthResponse,
+    UndecodableAudioError,
+    encode_audio,
+    read_audio,
+)
 
 __all__ = [
     "ProviderConfig",

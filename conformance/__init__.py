@@ -1,9 +1,66 @@
-"""voicebox-provider-kit: the Voicebox external-provider API (SPEC.md), its client and its checks.
+"""The conformance suite of the Voicebox provider API: ``pytest --provider-url=URL``.
 
-This package owns the protocol. The reference server, the benchmarks and the reports import
-the models, the codec and the client from here instead of redefining them.
+Three layers, top to bottom (ARCHITECTURE.md): ``conformance.plugin`` (the pytest entry point),
+``conformance.checks`` (one check per SPEC.md clause, laid out by section),
+``conformance.engine`` (session, runner, verdicts, records, reports) and ``conformance.judges``
+(offline ASR and speaker judges). The protocol itself is ``voicebox_api``.
+
+This module is the suite's public surface for other programs, such as the report renderer: the
+record of a run and the clauses of SPEC.md. Its names load on first use, so that the pytest entry
+point (``conformance.plugin``) costs other test runs nothing.
 """
 
-from conformance._version import SPEC_VERSION, __version__
+from __future__ import annotations
 
-__all__ = ["SPEC_VERSION", "__version__"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conformance.engine.record import (
+        VERDICT_ORDER,
+        CaseResult,
+        ConformanceRecord,
+        JudgeInfo,
+        RequestTally,
+        Verdict,
+    )
+    from conformance.engine.spec import Clause, Level, clause, clauses
+    from voicebox_api import SPEC_VERSION, __version__
+
+_HOMES = {
+    **dict.fromkeys(
+        [
+            "VERDICT_ORDER",
+            "CaseResult",
+            "ConformanceRecord",
+            "JudgeInfo",
+            "RequestTally",
+            "Verdict",
+        ],
+        "conformance.engine.record",
+    ),
+    **dict.fromkeys(["Clause", "Level", "clause", "clauses"], "conformance.engine.spec"),
+    **dict.fromkeys(["SPEC_VERSION", "__version__"], "voicebox_api._version"),
+}
+
+__all__ = [
+    "SPEC_VERSION",
+    "VERDICT_ORDER",
+    "CaseResult",
+    "Clause",
+    "ConformanceRecord",
+    "JudgeInfo",
+    "Level",
+    "RequestTally",
+    "Verdict",
+    "__version__",
+    "clause",
+    "clauses",
+]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'conformance' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

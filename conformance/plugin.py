@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from conformance.options import SuiteOptions, add_options
+from conformance.engine.options import SuiteOptions, add_options
 
 __all__ = ["pytest_addoption", "pytest_configure"]
-
-RUN_PLUGIN_NAME = "voicebox-conformance-run"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -29,6 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
     options = SuiteOptions.from_config(config)
     if options is None:
         return
-    from conformance._pytest_run import ConformanceRun
+    import conformance.checks  # noqa: F401 - registers every check with the engine
+    from conformance.engine.run import RUN_PLUGIN_NAME, ConformanceRun
 
     config.pluginmanager.register(ConformanceRun.start(config, options), RUN_PLUGIN_NAME)

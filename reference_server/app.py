@@ -16,7 +16,6 @@ from typing import Final
 
 from fastapi import FastAPI, Request, Response
 
-from conformance.openapi import build_openapi
 from reference_server.auth import ApiKeyAuth
 from reference_server.backends.registry import (
     BackendSettings,
@@ -40,6 +39,7 @@ from reference_server.runtime import (
 from reference_server.transcription_routes import router as transcription_router
 from reference_server.tts_routes import router as tts_router
 from reference_server.uploads import FORM_OVERHEAD_BYTES, UploadReader
+from voicebox_api.openapi import build_openapi
 
 __all__ = ["create_app"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from conformance.models import MIN_UPLOAD_LIMIT_BYTES
+from voicebox_api import MIN_UPLOAD_LIMIT_BYTES
 
 __all__ = ["ENV_PREFIX", "ServerConfig", "build_parser", "default_instance_id", "load_config"]
 

@@ -11,9 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from conformance.codec import encode_audio
-from conformance.models import GenerateResponse
 from reference_server.backends.base import GenerateJob, Synthesis, TTSBackend
+from voicebox_api import GenerateResponse, encode_audio
 
 __all__ = ["EncodedAudio", "encode_generate_body", "generate_encoded"]
 

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from conformance.models import ErrorBody, OpenAIError, OpenAIErrorEnvelope, ValidationIssue
+from voicebox_api import ErrorBody, OpenAIError, OpenAIErrorEnvelope, ValidationIssue
 
 __all__ = [
     "OPENAI_PATH",

@@ -19,8 +19,6 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
-from conformance._version import SPEC_VERSION
-from conformance.models import AudioFormat, Capabilities, HealthResponse, HealthStatus
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
@@ -35,6 +33,7 @@ from reference_server.encoding import EncodedAudio, generate_encoded
 from reference_server.errors import ApiError
 from reference_server.metrics import Metrics, QueueState
 from reference_server.scheduler import JobStats, QueueFullError, Scheduler, SchedulerClosedError
+from voicebox_api import SPEC_VERSION, AudioFormat, Capabilities, HealthResponse, HealthStatus
 
 __all__ = ["Phase", "Runtime", "TTSFactory", "TranscriberFactory"]
 

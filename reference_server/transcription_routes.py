@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from conformance.models import OpenAITranscriptionForm, TranscribeForm, TranscribeResponse
 from reference_server.backends.base import TranscriptionBackend
 from reference_server.dependencies import context, guard_openai, guard_voicebox, server_of
 from reference_server.disconnect import unless_disconnected
@@ -16,6 +15,7 @@ from reference_server.errors import ApiError, issues_from
 from reference_server.scheduler import JobStats
 from reference_server.transcripts import render
 from reference_server.uploads import text_field
+from voicebox_api import OpenAITranscriptionForm, TranscribeForm, TranscribeResponse
 
 __all__ = ["router"]
 

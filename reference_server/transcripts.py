@@ -1,8 +1,8 @@
 """OpenAI's transcription response formats, rendered from a backend's ``Transcription`` (§12).
 
-``json`` and ``verbose_json`` are the protocol models of ``conformance.models``; ``text`` is the
+``json`` and ``verbose_json`` are the protocol models of ``voicebox_api._models``; ``text`` is the
 transcript and a newline; ``srt`` and ``vtt`` are subtitles with one cue per segment, which
-``conformance.subtitles`` parses back strictly.
+``conformance.checks._subtitles`` parses back strictly.
 
 Decisions:
 
@@ -30,14 +30,14 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, assert_never
 
-from conformance.models import (
+from reference_server.backends.base import Segment, Transcription
+from voicebox_api import (
     OpenAIResponseFormat,
     OpenAISegment,
     OpenAITranscription,
     OpenAIVerboseTranscription,
     OpenAIWord,
 )
-from reference_server.backends.base import Segment, Transcription
 
 __all__ = [
     "MEDIA_TYPES",

@@ -11,7 +11,6 @@ import anyio
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 
-from conformance.models import GenerateRequest, VoicePromptResponse
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
@@ -24,6 +23,7 @@ from reference_server.errors import ApiError, issues_from
 from reference_server.middleware import RequestContext
 from reference_server.scheduler import JobStats
 from reference_server.uploads import text_field
+from voicebox_api import GenerateRequest, VoicePromptResponse
 
 __all__ = ["router"]
 

@@ -1,7 +1,7 @@
 """Multipart uploads: read within limits, decode from memory, never trust the filename.
 
 The client's filename is never used: not for a path, not to guess the format (the bytes are
-sniffed by ``conformance.audiofile.read_audio``). Starlette's parser spools a large part to an
+sniffed by ``voicebox_api._audiofile.read_audio``). Starlette's parser spools a large part to an
 anonymous ``tempfile.SpooledTemporaryFile`` (a server-made name), so concurrent uploads never
 share a path. Decoding runs on worker threads, a bounded number at a time, because a decoded
 upload can be many times its encoded size.
@@ -22,8 +22,8 @@ import soundfile as sf
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
-from conformance.audiofile import UndecodableAudioError, read_audio
 from reference_server.errors import ApiError
+from voicebox_api import UndecodableAudioError, read_audio
 
 __all__ = ["FORM_OVERHEAD_BYTES", "DecodedUpload", "UploadReader", "text_field"]
 

@@ -1,8 +1,8 @@
 """Reports: Markdown and plots from conformance records and benchmark results.
 
 ``python -m reports`` renders a GitHub-Discussions-ready ``report.md`` with its PNG figures,
-``python -m reports matrix`` the compatibility matrix of several providers, and
-``python -m reports demo`` runs the whole kit against the reference server.
+and ``python -m reports matrix`` the compatibility matrix of several providers. The one-command
+demo that produces such a report lives with orchestration (``python -m orchestration.demo``).
 """
 
 from reports.inputs import InputError, ReportInputs, load_inputs

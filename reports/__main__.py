@@ -1,9 +1,8 @@
-"""``python -m reports`` (``voicebox-report``): render reports, the compatibility matrix, the demo.
+"""``python -m reports`` (``voicebox-report``): render reports and the compatibility matrix.
 
     python -m reports [render] INPUT... [--baseline INPUT...] --out DIR [--redact-hosts]
     python -m reports matrix RECORD... [--label NAME...] [--out FILE]
     python -m reports environment [--out FILE]
-    python -m reports demo [--out DIR] [--provider-url URL]
 
 An INPUT is a conformance record, a benchmark document, an environment snapshot, or a folder
 searched for them. Exit status: 0 done, 2 bad arguments or inputs, 130/143 interrupted.
@@ -16,7 +15,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reports.demo import main as demo_main
 from reports.environment import capture_environment
 from reports.inputs import InputError, load_inputs
 from reports.matrix import render_matrix
@@ -25,7 +23,7 @@ from reports.render import RenderOptions, render_report
 
 __all__ = ["main"]
 
-_COMMANDS = ("render", "matrix", "environment", "demo")
+_COMMANDS = ("render", "matrix", "environment")
 
 
 def _redaction_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,17 +77,11 @@ def _parser() -> argparse.ArgumentParser:
     environment = commands.add_parser("environment", help="snapshot this machine (CPU, GPU, OS)")
     environment.add_argument("--out", type=Path, help="write the JSON here (default: stdout)")
     environment.add_argument("--role", default="server", help="what this machine does (server)")
-
-    commands.add_parser(
-        "demo", help="start the reference server, check, benchmark, report", add_help=False
-    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if args and args[0] == "demo":
-        return demo_main(args[1:])
     if args and args[0] not in _COMMANDS and not args[0].startswith("-"):
         args.insert(0, "render")
     options = _parser().parse_args(args)

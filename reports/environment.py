@@ -22,7 +22,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from conformance._version import __version__
+from voicebox_api import __version__
 
 __all__ = ["KEY_PACKAGES", "EnvironmentSnapshot", "GpuInfo", "capture_environment"]
 

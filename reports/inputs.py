@@ -24,7 +24,7 @@ from benchmarks.results import (
     SelfCheckReport,
     StallComparison,
 )
-from conformance.record import ConformanceRecord
+from conformance import ConformanceRecord
 from reports.environment import EnvironmentSnapshot
 from reports.redact import Redactor
 

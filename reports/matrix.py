@@ -1,6 +1,6 @@
 """The compatibility matrix: which SPEC.md clauses each provider passes, for a pinned Discussion.
 
-Rows are the clauses of the SPEC.md this kit ships (``conformance.spec.clauses()``), columns are
+Rows are the clauses of the SPEC.md this kit ships (``conformance.clauses()``), columns are
 providers, cells are verdict symbols. A record made against another spec version still fills the
 clauses it shares; its other IDs are listed below the table instead of silently dropped.
 """
@@ -11,12 +11,11 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from conformance._version import SPEC_VERSION
-from conformance.record import ConformanceRecord, Verdict
-from conformance.spec import clauses
+from conformance import ConformanceRecord, Verdict, clauses
 from reports.inputs import Loaded
 from reports.markdown import bold, cell, clause_id, code, table
 from reports.symbols import NOT_RUN, VERDICT_SYMBOL, legend
+from voicebox_api import SPEC_VERSION
 
 __all__ = ["default_labels", "render_matrix"]
 

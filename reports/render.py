@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Final
 
 from benchmarks.results import LoadBalanceReport
-from conformance._version import SPEC_VERSION, __version__
 from reports import plots
 from reports.comparability import assess
 from reports.inputs import ReportInputs
@@ -27,6 +26,7 @@ from reports.sections.conformance import conformance_section, record_title, verd
 from reports.sections.harness import harness_section
 from reports.sections.loadbalance import loadbalance_section
 from reports.sections.provenance import provenance_section
+from voicebox_api import SPEC_VERSION, __version__
 
 __all__ = ["DISCUSSION_LIMIT", "RenderOptions", "RenderedReport", "render_report"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from conformance.record import VERDICT_ORDER, Verdict
+from conformance import VERDICT_ORDER, Verdict
 
 __all__ = ["NOT_RUN", "VERDICT_SYMBOL", "legend", "verdict_label"]
 

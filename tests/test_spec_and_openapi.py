@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from openapi_spec_validator import validate
 
-from conformance import openapi
-from conformance.spec import Level, clauses, parse
+from conformance.engine.spec import Level, clauses, parse
+from voicebox_api import openapi
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,8 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_committed_openapi_matches_the_models() -> None:
     committed = (ROOT / "openapi.json").read_text(encoding="utf-8")
     assert committed == openapi.render(), (
-        "openapi.json drifted from conformance/models.py; "
-        "run `python -m conformance.openapi > openapi.json`"
+        "openapi.json drifted from voicebox_api/_models.py; "
+        "run `python -m voicebox_api.openapi > openapi.json`"
     )
 
 

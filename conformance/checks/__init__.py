@@ -16,6 +16,6 @@ from conformance.checks import (  # noqa: F401 - imported to register their chec
     transcribe,
     voice_prompt,
 )
-from conformance.checks._registry import Check, registered
+from conformance.engine.registry import Check, registered
 
 __all__ = ["Check", "registered"]

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Collection
 from typing import Any
 
 import httpx
 
-from conformance.checks._outcome import Failed
+from conformance.engine.outcome import Failed
+from voicebox_api import strict_json
 
 __all__ = ["describe", "expect_json_object", "expect_status", "strict_json"]
 
@@ -33,15 +32,6 @@ def expect_status(
     return response
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (RFC 8259)")
-
-
-def strict_json(text: str) -> Any:
-    """Parse RFC 8259 JSON: Python's json also accepts NaN and Infinity, which is not JSON."""
-    return json.loads(text, parse_constant=_reject_constant)
-
-
 def expect_json_object(response: httpx.Response, *, content_type: bool = True) -> dict[str, Any]:
     """The body as a JSON object; with ``content_type``, also require a JSON media type."""
     media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -54,7 +44,3 @@ def expect_json_object(response: httpx.Response, *, content_type: bool = True) -
     if not isinstance(body, dict):
         raise Failed("a JSON object", f"a JSON {type(body).__name__}", response)
     return body
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

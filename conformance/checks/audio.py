@@ -7,17 +7,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from conformance import analysis, judging
-from conformance.checks._outcome import Blocked, Evidence, Failed
-from conformance.checks._registry import check
-from conformance.codec import AudioCodecError, decode_audio, decode_base64
-from conformance.models import ALLOWED_DTYPES, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE
-from conformance.plan import CORE_KEYS
+from conformance.checks import _judging as judging
+from conformance.engine.outcome import Blocked, Evidence, Failed
+from conformance.engine.plan import CORE_KEYS
+from conformance.engine.registry import check
+from conformance.judges import analysis
+from voicebox_api import (
+    ALLOWED_DTYPES,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
+    AudioCodecError,
+    decode_audio,
+    decode_base64,
+)
 
 if TYPE_CHECKING:
     import httpx
 
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 MAX_CLIPPED_FRACTION = 0.001
 MAX_DC_OFFSET = 0.02

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 import httpx
 
 from conformance.checks._expect import describe, expect_status
-from conformance.checks._outcome import Evidence, Failed, Info, NotApplicable
-from conformance.checks._registry import check
+from conformance.engine.outcome import Evidence, Failed, Info, NotApplicable
+from conformance.engine.registry import check
 
 if TYPE_CHECKING:
-    from conformance.session import Auth, Session
+    from conformance.engine.session import Auth, Session
 
 _NEEDS_KEY = "pass --provider-api-key (or set TTS_API_KEY) for a provider that requires a key"
 

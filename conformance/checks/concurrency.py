@@ -10,16 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from conformance import judging
+from conformance.checks import _judging as judging
 from conformance.checks._expect import describe, strict_json
-from conformance.checks._outcome import Blocked, Evidence, Failed, NotApplicable
-from conformance.checks._registry import check
-from conformance.codec import AudioCodecError, decode_audio
-from conformance.plan import CONCURRENT_KEYS, CORE_KEYS, spec
+from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable
+from conformance.engine.plan import CONCURRENT_KEYS, CORE_KEYS, spec
+from conformance.engine.registry import check
+from voicebox_api import AudioCodecError, decode_audio
 
 if TYPE_CHECKING:
-    from conformance.client import AsyncProviderClient
-    from conformance.session import Session
+    from conformance.engine.session import Session
+    from voicebox_api import AsyncProviderClient
 
 HEALTH_DEADLINE_S = 1.0
 DURATION_TOLERANCE = 0.25
@@ -153,7 +153,7 @@ def _compare_loosely(
     judge = s.asr_judge_or_none()
     if judge is None:
         return
-    from conformance.codec import to_float32
+    from voicebox_api import to_float32
 
     heard = judging.judge_transcribe(judge, to_float32(together), rate)
     own = spec(key).text
@@ -215,7 +215,7 @@ def _judge_prompt_by_voice(
             "the concurrently made prompt accepted by /v1/generate", describe(generated), generated
         )
     samples, rate = _samples(generated)
-    from conformance.codec import to_float32
+    from voicebox_api import to_float32
 
     embedding = judge.embed(to_float32(samples), rate)
     own = judge.similarity(embedding, judging.reference_embedding(s, which))

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conformance.checks._expect import describe, expect_status, strict_json
-from conformance.checks._outcome import Blocked, Evidence, Failed, NotApplicable
-from conformance.checks._registry import check
-from conformance.models import READY_STATUSES
+from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable
+from conformance.engine.registry import check
+from voicebox_api import READY_STATUSES
 
 if TYPE_CHECKING:
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 __all__ = ["Probe", "error_battery"]
 

@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from conformance import judging
+from conformance.checks import _judging as judging
 from conformance.checks._expect import describe, expect_json_object, expect_status
-from conformance.checks._outcome import Blocked, Evidence, Failed, NotApplicable, Unimplemented
-from conformance.checks._registry import check
-from conformance.models import DEFAULT_MAX_TEXT_LENGTH
-from conformance.plan import long_spec
+from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable, Unimplemented
+from conformance.engine.plan import long_spec
+from conformance.engine.registry import check
+from voicebox_api import DEFAULT_MAX_TEXT_LENGTH
 
 if TYPE_CHECKING:
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 _REFUSED = {400, 422}
 _STRUCTURE = (("audio", str), ("sample_rate", int), ("dtype", str))

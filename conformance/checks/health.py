@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from conformance._version import SPEC_VERSION
 from conformance.checks._expect import expect_json_object
-from conformance.checks._outcome import Evidence, Failed
-from conformance.checks._registry import check
-from conformance.models import READY_STATUSES, Capabilities
+from conformance.engine.outcome import Evidence, Failed
+from conformance.engine.registry import check
+from voicebox_api import READY_STATUSES, SPEC_VERSION, Capabilities
 
 if TYPE_CHECKING:
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 _STATUSES = ("healthy", "degraded", "loading", "unhealthy")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from conformance import judging
+from conformance.checks import _judging as judging
 from conformance.checks._expect import describe, expect_status
-from conformance.checks._outcome import Evidence, Failed
-from conformance.checks._registry import check
-from conformance.plan import language_spec
+from conformance.engine.outcome import Evidence, Failed
+from conformance.engine.plan import language_spec
+from conformance.engine.registry import check
 
 if TYPE_CHECKING:
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 UNASSIGNED_CODE = "qq"
 """Well-formed ISO 639-1 syntax, assigned to no language."""

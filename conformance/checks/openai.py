@@ -9,15 +9,14 @@ import httpx
 from pydantic import ValidationError
 
 from conformance.checks._expect import describe, expect_json_object, expect_status
-from conformance.checks._outcome import Evidence, Failed, NotApplicable, Unimplemented
-from conformance.checks._registry import check
-from conformance.client import WRONG_API_KEY
-from conformance.models import OpenAIErrorEnvelope, OpenAIVerboseTranscription
-from conformance.references import transcription_clips
-from conformance.subtitles import Cue, SubtitleError, parse_srt, parse_vtt
+from conformance.checks._subtitles import Cue, SubtitleError, parse_srt, parse_vtt
+from conformance.engine.outcome import Evidence, Failed, NotApplicable, Unimplemented
+from conformance.engine.references import transcription_clips
+from conformance.engine.registry import check
+from voicebox_api import WRONG_API_KEY, OpenAIErrorEnvelope, OpenAIVerboseTranscription
 
 if TYPE_CHECKING:
-    from conformance.session import Auth, Session, Target
+    from conformance.engine.session import Auth, Session, Target
 
 _MODEL = "whisper-1"
 

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from conformance import judging
-from conformance.checks._outcome import Blocked, Evidence, Failed, Info
-from conformance.checks._registry import check
-from conformance.plan import CORE_KEYS, spec
+from conformance.checks import _judging as judging
+from conformance.engine.outcome import Blocked, Evidence, Failed, Info
+from conformance.engine.plan import CORE_KEYS, spec
+from conformance.engine.registry import check
 
 if TYPE_CHECKING:
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 STEERING_MARGIN = 0.05
 _PLAIN_KEYS = tuple(k for k in CORE_KEYS if k != "unicode-A")

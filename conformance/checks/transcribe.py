@@ -6,15 +6,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from conformance import judging
+from conformance.checks import _judging as judging
 from conformance.checks._expect import expect_json_object, expect_status, strict_json
-from conformance.checks._outcome import Blocked, Evidence, Failed, NotApplicable, Unimplemented
-from conformance.checks._registry import check
 from conformance.checks.languages import UNASSIGNED_CODE
-from conformance.references import ReferenceClip, transcription_clips
+from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable, Unimplemented
+from conformance.engine.references import ReferenceClip, transcription_clips
+from conformance.engine.registry import check
 
 if TYPE_CHECKING:
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 MAX_TRANSCRIPTION_CER = 0.20
 _REFUSED = {400, 415, 422}

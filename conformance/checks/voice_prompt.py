@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING
 import httpx
 import numpy as np
 
-from conformance.audiofile import write_audio
 from conformance.checks._expect import describe, expect_json_object, expect_status
-from conformance.checks._outcome import Blocked, Evidence, Failed, Unimplemented
-from conformance.checks._registry import check
-from conformance.models import MIN_UPLOAD_LIMIT_BYTES, AudioFormat
+from conformance.engine.outcome import Blocked, Evidence, Failed, Unimplemented
+from conformance.engine.registry import check
+from voicebox_api import MIN_UPLOAD_LIMIT_BYTES, AudioFormat, write_audio
 
 if TYPE_CHECKING:
-    from conformance.session import Session
+    from conformance.engine.session import Session
 
 MAX_PROMPT_BYTES = 1024 * 1024
 UNDECLARED_OVERSIZE_BYTES = 32 * 1024 * 1024

@@ -1,17 +1,47 @@
-"""Judges: models that listen to generated audio (SPEC.md §9). Optional: they need the
-``judges`` extra, and the conformance core never imports them unless asked."""
+"""Judges: models that listen to generated audio (SPEC.md §9), and the bundled Whisper tiny.en
+that the judge and the reference server's Whisper backend both load. Optional: the models need the
+``judges`` extra, and the conformance core never loads them unless asked.
 
-from __future__ import annotations
+Submodules: ``asr`` (Whisper judges, CER/WER), ``speaker`` (resemblyzer), ``analysis`` (signal
+measurements without a model). The bundled Whisper model is public here for the server.
+"""
 
-__all__ = ["JudgeUnavailable"]
+from conformance.judges._unavailable import JudgeUnavailable
+from conformance.judges.whisper_model import (
+    BUNDLED_MODEL_NAME,
+    BUNDLED_MODEL_REQUIREMENT,
+    BUNDLED_MODEL_SHA256,
+    WHISPER_SAMPLE_RATE,
+    Device,
+    LoadedWhisper,
+    ModelIntegrityError,
+    ModelLoadError,
+    WhisperDependencyError,
+    bundled_model_dir,
+    iso_language,
+    load_whisper,
+    sha256_file,
+    to_whisper_input,
+    verify_model_files,
+    whisper_language,
+)
 
-
-class JudgeUnavailable(RuntimeError):
-    """A judge cannot run here (a package, a model or a key is missing); its checks skip.
-
-    ``install_hint`` tells the user what to install or set to enable it.
-    """
-
-    def __init__(self, message: str, *, install_hint: str) -> None:
-        super().__init__(f"{message}; {install_hint}")
-        self.install_hint = install_hint
+__all__ = [
+    "BUNDLED_MODEL_NAME",
+    "BUNDLED_MODEL_REQUIREMENT",
+    "BUNDLED_MODEL_SHA256",
+    "WHISPER_SAMPLE_RATE",
+    "Device",
+    "JudgeUnavailable",
+    "LoadedWhisper",
+    "ModelIntegrityError",
+    "ModelLoadError",
+    "WhisperDependencyError",
+    "bundled_model_dir",
+    "iso_language",
+    "load_whisper",
+    "sha256_file",
+    "to_whisper_input",
+    "verify_model_files",
+    "whisper_language",
+]

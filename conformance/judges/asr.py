@@ -19,7 +19,7 @@ Judges:
 - ``OpenAIJudge``: ``POST /v1/audio/transcriptions`` at ``OPENAI_BASE_URL`` with
   ``OPENAI_API_KEY``.
 
-The remote judges send WAV bytes through the kit's own client (``conformance.client``), so they
+The remote judges send WAV bytes through the kit's own client (``voicebox_api._client``), so they
 share its authentication, retries and redaction.
 """
 
@@ -34,9 +34,7 @@ import jiwer
 import numpy as np
 import numpy.typing as npt
 
-from conformance.audiofile import write_audio
-from conformance.errors import ProviderError
-from conformance.judges import JudgeUnavailable
+from conformance.judges._unavailable import JudgeUnavailable
 from conformance.judges.whisper_model import (
     BUNDLED_MODEL_NAME,
     BUNDLED_MODEL_SHA256,
@@ -44,9 +42,10 @@ from conformance.judges.whisper_model import (
     load_whisper,
     to_whisper_input,
 )
+from voicebox_api import ProviderError, write_audio
 
 if TYPE_CHECKING:
-    from conformance.client import ProviderClient
+    from voicebox_api import ProviderClient
 
 __all__ = [
     "JUDGES_INSTALL_HINT",
@@ -65,7 +64,7 @@ __all__ = [
 JUDGES_INSTALL_HINT: Final = "pip install 'voicebox-provider-kit[judges]'"
 
 LOCAL_WHISPER_MAX_CER: Final = 0.35
-"""INT-2's bound for ``LocalWhisperJudge``, from ``benchmarks/asr_judge_calibration.py``.
+"""INT-2's bound for ``LocalWhisperJudge``, from ``measurements/asr_judge_calibration.py``.
 
 Measured on 10 plain everyday English sentences per voice (faster-whisper 1.2.1,
 ctranslate2 4.8.5, tiny.en int8, beam 5, temperature 0; CER after ``normalise_text``):

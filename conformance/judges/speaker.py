@@ -19,7 +19,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from conformance.judges import JudgeUnavailable
+from conformance.judges._unavailable import JudgeUnavailable
 
 __all__ = ["INSTALL_HINT", "Embedding", "SpeakerJudge"]
 

@@ -25,7 +25,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from conformance.judges.whisper_model import (
+from conformance.judges import (
     Device,
     LoadedWhisper,
     iso_language,

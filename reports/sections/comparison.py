@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from benchmarks.results import RunSummary
-from conformance.record import VERDICT_ORDER, ConformanceRecord
+from conformance import VERDICT_ORDER, ConformanceRecord
 from reports.comparability import Comparability, assess
 from reports.environment import EnvironmentSnapshot
 from reports.inputs import Loaded

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from conformance.record import VERDICT_ORDER, CaseResult, ConformanceRecord, Verdict
+from conformance import VERDICT_ORDER, CaseResult, ConformanceRecord, Verdict
 from reports.inputs import Loaded
 from reports.markdown import bold, cell, clause_id, code, code_block, details, readable_json, table
 from reports.symbols import VERDICT_SYMBOL, legend, verdict_label

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.processes import REPO_ROOT, python_env
 from benchmarks.results import RunResult, SelfCheckReport, load_document
 from benchmarks.testing_provider import server_log
+from orchestration.processes import REPO_ROOT, python_env
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,8 @@ def test_results_schema_is_printed_and_names_every_kind() -> None:
 def test_selfcheck_compares_with_wrk_and_reports_schedule_accuracy(tmp_path: Path) -> None:
     out = tmp_path / "selfcheck.json"
     completed = _cli(
-        "benchmarks.selfcheck", "--seconds", "1", "--rates", "50", "--no-locust", "--out", str(out),
+        "measurements.selfcheck", "--seconds", "1", "--rates", "50", "--no-locust",
+        "--out", str(out),
         timeout=120,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr

@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.coordinated_omission import StallExperiment, compare
 from benchmarks.openloop import LoadConfig, run_load
 from benchmarks.scenarios import ScenarioSettings
 from benchmarks.stats import distribution, summarize
 from benchmarks.testing_provider import server_log
+from measurements.coordinated_omission import StallExperiment, compare
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,7 @@ from benchmarks.scenarios import (
     parse_mix,
     tone_reference,
 )
-from conformance.audiofile import read_audio
-from conformance.models import GenerateRequest
+from voicebox_api import GenerateRequest, read_audio
 
 PROMPT = {"provider": "x"}
 
@@ -107,12 +106,12 @@ def test_bundled_clips_are_used_when_the_kit_has_them(monkeypatch: pytest.Monkey
         format: str
         text: str
 
-    fake = types.ModuleType("conformance.references")
+    fake = types.ModuleType("conformance.engine.references")
     fake.all_clips = lambda: (  # type: ignore[attr-defined]
         Clip("voice_a", "voice", b"A", "flac", "text a"),
         Clip("lights", "transcription", b"L", "flac", "lights off"),
     )
-    monkeypatch.setitem(sys.modules, "conformance.references", fake)
+    monkeypatch.setitem(sys.modules, "conformance.engine.references", fake)
     (voice,) = default_references()
     assert (voice.name, voice.audio, voice.text) == ("voice_a.flac", b"A", "text a")
     (clip,) = default_transcription_audio()
@@ -124,7 +123,7 @@ def test_without_bundled_clips_a_generated_tone_is_used(monkeypatch: pytest.Monk
 
     from benchmarks.scenarios import default_references, default_transcription_audio
 
-    monkeypatch.setitem(sys.modules, "conformance.references", None)  # import fails
+    monkeypatch.setitem(sys.modules, "conformance.engine.references", None)  # import fails
     assert [r.name for r in default_references()] == ["tone.wav"]
     assert [r.name for r in default_transcription_audio()] == ["tone.wav"]
 

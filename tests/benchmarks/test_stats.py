@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from benchmarks.responses import audio_seconds, interpret, parse_server_timing
 from benchmarks.results import RequestRecord
 from benchmarks.stats import distribution, percentile, summarize
-from conformance.codec import encode_audio
+from voicebox_api import encode_audio
 
 
 @given(st.lists(st.floats(0, 1e6, allow_nan=False), min_size=1, max_size=300), st.floats(0.001, 1))

@@ -19,9 +19,15 @@ import httpx
 import numpy as np
 import pytest
 
-from conformance.client import AsyncProviderClient, Exchange, ProviderClient, RetryPolicy
-from conformance.codec import encode_response
-from conformance.settings import ENV_VARIABLES, Settings
+from voicebox_api import (
+    ENV_VARIABLES,
+    AsyncProviderClient,
+    Exchange,
+    ProviderClient,
+    RetryPolicy,
+    Settings,
+    encode_response,
+)
 
 Handler = Callable[[httpx.Request], httpx.Response]
 Variant = Literal["sync", "async"]

@@ -15,10 +15,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conformance._curl import CurlCommand, curl_command
-from conformance.client import WRONG_API_KEY, Exchange, ProviderClient
-from conformance.errors import ProviderError
 from tests.client.conftest import LoopbackServer, Received, settings
+from voicebox_api import (
+    WRONG_API_KEY,
+    CurlCommand,
+    Exchange,
+    ProviderClient,
+    ProviderError,
+    curl_command,
+)
 
 
 def argv(command: CurlCommand) -> list[str]:

@@ -8,9 +8,6 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from conformance.audiofile import write_audio
-from conformance.client import USER_AGENT, WRONG_API_KEY, audio_content_type
-from conformance.models import OpenAITranscription, OpenAIVerboseTranscription
 from tests.client.conftest import (
     SAMPLES,
     Harness,
@@ -20,6 +17,14 @@ from tests.client.conftest import (
     json_body,
     json_response,
     settings,
+)
+from voicebox_api import (
+    USER_AGENT,
+    WRONG_API_KEY,
+    OpenAITranscription,
+    OpenAIVerboseTranscription,
+    audio_content_type,
+    write_audio,
 )
 
 WAV = write_audio(np.zeros(800, dtype=np.float32) + 0.1, 16000)
@@ -332,7 +337,7 @@ def test_paths_join_a_prefix_with_or_without_slashes(harness: Harness) -> None:
 
 
 def test_missing_base_url_is_a_clear_error(harness: Harness) -> None:
-    from conformance.settings import Settings, SettingsError
+    from voicebox_api import Settings, SettingsError
 
     fake = Recorder(httpx.Response(200))
     with pytest.raises(SettingsError, match="TTS_REMOTE_URL"):

@@ -9,25 +9,24 @@ import httpx
 import numpy as np
 import pytest
 
-from conformance.client import NO_RETRY
-from conformance.codec import (
+from tests.client.conftest import Harness, Recorder, generate_body, json_response
+from voicebox_api import (
+    NO_RETRY,
     AudioCodecError,
+    AuthenticationError,
     EmptyAudioError,
+    ErrorBody,
     InvalidBase64Error,
     MisalignedLengthError,
     NonFiniteSamplesError,
+    OpenAIErrorEnvelope,
     OutOfRangeError,
-)
-from conformance.errors import (
-    AuthenticationError,
     ProtocolError,
     ProviderError,
     ProviderHTTPError,
     RateLimitedError,
     UnavailableError,
 )
-from conformance.models import ErrorBody, OpenAIErrorEnvelope
-from tests.client.conftest import Harness, Recorder, generate_body, json_response
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,8 @@ import threading
 import httpx
 import pytest
 
-from conformance.client import Exchange, RetryPolicy
-from conformance.errors import ProviderConnectionError, ProviderTimeoutError
 from tests.client.conftest import Harness, LoopbackServer, generate_body, settings
+from voicebox_api import Exchange, ProviderConnectionError, ProviderTimeoutError, RetryPolicy
 
 
 def _client_options(url: str, **timeouts: float) -> dict[str, object]:

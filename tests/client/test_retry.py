@@ -12,17 +12,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conformance.client import NO_RETRY, RetryPolicy, RetrySchedule, parse_retry_after
-from conformance.errors import (
+from tests.client.conftest import Harness, Recorder, generate_body, json_response
+from voicebox_api import (
+    NO_RETRY,
     ProtocolError,
     ProviderConnectionError,
     ProviderHTTPError,
     ProviderTimeoutError,
     ProviderTransportError,
     RateLimitedError,
+    RetryPolicy,
+    RetrySchedule,
     UnavailableError,
+    parse_retry_after,
 )
-from tests.client.conftest import Harness, Recorder, generate_body, json_response
 
 OK = json_response(200, generate_body())
 BUSY = json_response(503, {"detail": "queue full"}, {"Retry-After": "2"})

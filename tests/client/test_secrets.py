@@ -10,18 +10,19 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from conformance.client import AsyncProviderClient, ProviderClient
-from conformance.errors import (
+from tests.client.conftest import Harness, LoopbackServer, Recorder, json_response, settings
+from voicebox_api import (
+    AsyncProviderClient,
     AuthenticationError,
     ProtocolError,
+    ProviderClient,
     ProviderConnectionError,
     ProviderError,
     ProviderHTTPError,
     ProviderTimeoutError,
     RateLimitedError,
+    Settings,
 )
-from conformance.settings import Settings
-from tests.client.conftest import Harness, LoopbackServer, Recorder, json_response, settings
 
 TTS_KEY = "tts-SECRET-zq7x-4711"
 OPENAI_KEY = "sk-SECRET-openai-9q2w"
@@ -136,7 +137,7 @@ def test_a_successful_exchange_logs_no_key(
     loopback.reply_json(200, {"text": "ok"})
     options = {"settings": _secret_settings(tts_remote_url=loopback.url)}
     harness.call(None, "transcribe", b"RIFF", client_options=options)
-    assert "conformance.client" in caplog.text or "httpx" in caplog.text  # logging happened
+    assert "voicebox_api._client" in caplog.text or "httpx" in caplog.text  # logging happened
     _assert_clean([caplog.text, *(repr(e) for e in harness.exchanges)])
 
 

@@ -6,8 +6,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from conformance.client import ProviderClient
-from conformance.settings import DEFAULT_OPENAI_BASE_URL, Settings, SettingsError
+from voicebox_api import DEFAULT_OPENAI_BASE_URL, ProviderClient, Settings, SettingsError
 
 FULL_ENV = {
     "TTS_MODE": "remote",

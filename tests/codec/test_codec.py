@@ -13,9 +13,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from conformance.codec import (
+from voicebox_api import (
+    ALLOWED_DTYPES,
+    MAX_SAMPLE_RATE,
+    MIN_SAMPLE_RATE,
     AudioCodecError,
+    Dtype,
     EmptyAudioError,
+    GenerateResponse,
     InvalidBase64Error,
     MisalignedLengthError,
     NonFiniteSamplesError,
@@ -26,13 +31,6 @@ from conformance.codec import (
     encode_audio,
     encode_response,
     to_float32,
-)
-from conformance.models import (
-    ALLOWED_DTYPES,
-    MAX_SAMPLE_RATE,
-    MIN_SAMPLE_RATE,
-    Dtype,
-    GenerateResponse,
 )
 
 MAX_LENGTH = 4000

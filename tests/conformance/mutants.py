@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from conformance.models import GenerateRequest
 from tests.conformance.provider import API_KEY
 from tests.conformance.rewrite import Exchange, Rewrite
+from voicebox_api import GenerateRequest
 
 Hook = Callable[[Exchange], Awaitable[None]]
 INTERNAL_ERROR = {"detail": "Internal Server Error"}

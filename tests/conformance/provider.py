@@ -13,10 +13,10 @@ from typing import Any
 import uvicorn
 
 from conformance.checks import registered
-from conformance.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
-from conformance.record import CaseResult, Verdict
-from conformance.runner import Runner
-from conformance.session import Session
+from conformance.engine.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
+from conformance.engine.record import CaseResult, Verdict
+from conformance.engine.runner import Runner
+from conformance.engine.session import Session
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
 from tests.conformance.rewrite import Rewrite, RewriteMiddleware

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conformance import analysis
+from conformance.judges import analysis
 
 RATE = 16_000
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.baseline import BaselineError, load_baseline
+from conformance.engine.baseline import BaselineError, load_baseline
 
 KNOWN = {"GEN-8", "AUD-6"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.record import ConformanceRecord, Verdict
+from conformance.engine.record import ConformanceRecord, Verdict
 from tests.conformance.mutants import mutants
 from tests.conformance.provider import API_KEY, provider
 from tests.conformance.rewrite import Exchange, Rewrite

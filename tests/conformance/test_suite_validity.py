@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from conformance.checks import registered
-from conformance.record import CaseResult, Verdict
-from conformance.spec import Level, clauses
+from conformance.engine.record import CaseResult, Verdict
+from conformance.engine.spec import Level, clauses
 from tests.conformance.mutants import Mutant, mutants
 from tests.conformance.provider import failures, provider, run_suite
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import torch
 
-from conformance.references import ReferenceClip, reference_voices
+from conformance.engine.references import ReferenceClip, reference_voices
 from reference_server.backends.espeak import EspeakBackend, EspeakVoice
 
 

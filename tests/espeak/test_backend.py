@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from conformance.references import ReferenceClip
+from conformance.engine.references import ReferenceClip
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,

@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from conformance.references import reference_voices, transcription_clips
+from conformance.engine.references import reference_voices, transcription_clips
 from reference_server.backends.espeak.features import (
     SPECTRUM_BAND_EDGES_HZ,
     ReferenceTooWeakError,

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from conformance.engine.references import ReferenceClip
 from conformance.judges.speaker import SpeakerJudge
-from conformance.references import ReferenceClip
 from reference_server.backends.base import GenerateJob
 from reference_server.backends.espeak import EspeakBackend, EspeakVoice
 

@@ -13,7 +13,6 @@ import numpy.typing as npt
 import pytest
 import soundfile as sf
 
-from conformance.client import ProviderClient, RetryPolicy
 from conformance.judges import JudgeUnavailable
 from conformance.judges.asr import (
     JUDGES_INSTALL_HINT,
@@ -27,7 +26,7 @@ from conformance.judges.asr import (
     normalise_text,
     wer,
 )
-from conformance.settings import Settings
+from voicebox_api import ProviderClient, RetryPolicy, Settings
 
 SENTENCES = (
     "Please remember to buy milk and bread on your way home.",
@@ -94,7 +93,7 @@ def local_judge() -> LocalWhisperJudge:
 @pytest.fixture(scope="module")
 def spoken() -> list[tuple[str, npt.NDArray[np.float32], int]]:
     pytest.importorskip("espeakng_loader", reason="needs espeakng-loader")
-    from benchmarks.asr_judge_calibration import synthesize_espeak
+    from measurements.asr_judge_calibration import synthesize_espeak
 
     return [(text, *synthesize_espeak(text, "en-us")) for text in SENTENCES]
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from conformance.engine.references import reference_voices, transcription_clips
 from conformance.judges import JudgeUnavailable
 from conformance.judges.speaker import INSTALL_HINT, SpeakerJudge
-from conformance.references import reference_voices, transcription_clips
 
 pytestmark = pytest.mark.judges
 

@@ -22,9 +22,9 @@ import numpy.typing as npt
 import pytest
 import torch
 
-from conformance.audiofile import read_audio
 from reference_server.backends.qwen import ParsedVoice, QwenBackend
 from tests.qwen.helpers import REFERENCE_TEXT, SAMPLE_RATE, require_qwen_tts, voiced_signal
+from voicebox_api import read_audio
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -45,7 +45,7 @@ def _one_torch_thread() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_qwen_tts()
-    from reference_server.backends.qwen.tiny import build_tiny_checkpoint
+    from testkit.qwen_tiny import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("qwen") / "tiny-qwen3-tts")
 

@@ -89,7 +89,7 @@ def test_tiny_checkpoint_has_the_published_layout(tiny_checkpoint: Path) -> None
 def test_tiny_checkpoint_is_reproducible_and_leaves_the_caller_rng_alone(
     tiny_checkpoint: Path, tmp_path: Path
 ) -> None:
-    from reference_server.backends.qwen.tiny import build_tiny_checkpoint
+    from testkit.qwen_tiny import build_tiny_checkpoint
 
     before = torch.random.get_rng_state()
     again = build_tiny_checkpoint(tmp_path / "again")
@@ -112,7 +112,7 @@ def test_tiny_checkpoint_tokenizes_the_chat_template_as_qwen_slices_it(
 @pytest.mark.qwen
 def test_non_base_models_are_refused_before_loading(tmp_path: Path) -> None:
     require_qwen_tts()
-    from reference_server.backends.qwen.tiny import build_tiny_checkpoint
+    from testkit.qwen_tiny import build_tiny_checkpoint
 
     directory = build_tiny_checkpoint(tmp_path / "custom", tts_model_type="custom_voice")
     with pytest.raises(UnsupportedModelError, match="custom_voice"):

@@ -1,4 +1,4 @@
-"""benchmarks/qwen_batching.py runs end to end on the tiny checkpoint and writes its JSON."""
+"""measurements/qwen_batching.py runs end to end on the tiny checkpoint and writes its JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_batching_benchmark_runs_on_the_tiny_checkpoint(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     require_qwen_tts()
-    from benchmarks import qwen_batching
+    from measurements import qwen_batching
 
     output = tmp_path / "bench.json"
     argv = ["--checkpoint", "tiny", "--device", "cpu", "--batch-sizes", "2,1", "--repeats", "1"]
@@ -40,7 +40,7 @@ def test_batching_benchmark_runs_on_the_tiny_checkpoint(
 
 def test_batch_sizes_must_be_positive() -> None:
     require_qwen_tts()
-    from benchmarks import qwen_batching
+    from measurements import qwen_batching
 
     with pytest.raises(SystemExit):
         qwen_batching.main(["--checkpoint", "tiny", "--batch-sizes", "0,2"])

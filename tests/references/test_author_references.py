@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance.audiofile import write_audio
-from conformance.references import ReferenceAudioError, reference_voices, voice_references
+from conformance.engine.references import ReferenceAudioError, reference_voices, voice_references
+from voicebox_api import write_audio
 
 
 def test_without_files_the_bundled_voices_are_used() -> None:

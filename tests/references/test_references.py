@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conformance.audiofile import read_audio
-from conformance.references import all_clips, reference_voices, transcription_clips
+from conformance.engine.references import all_clips, reference_voices, transcription_clips
+from voicebox_api import read_audio
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DATA = ROOT / "conformance" / "data"

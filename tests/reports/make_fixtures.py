@@ -36,17 +36,17 @@ from benchmarks.results import (
 )
 from benchmarks.stats import summarize
 from benchmarks.verdicts import ValidityThresholds, check_validity
-from conformance.record import (
+from conformance.engine.record import (
     CaseResult,
     ConformanceRecord,
     JudgeInfo,
     RequestTally,
     Verdict,
 )
-from conformance.record import (
+from conformance.engine.record import (
     Provenance as ConformanceProvenance,
 )
-from conformance.spec import clauses
+from conformance.engine.spec import clauses
 from reports.environment import EnvironmentSnapshot, GpuInfo
 
 FIXTURES: Final = Path(__file__).with_name("fixtures")
@@ -476,12 +476,12 @@ def selfcheck_report() -> SelfCheckReport:
     start = START.timestamp() + 1800
     return SelfCheckReport(
         provenance=_provenance(
-            "benchmarks.selfcheck",
+            "measurements.selfcheck",
             "http://127.0.0.1:8490",
             start,
             start + 45,
             health={"status": "healthy", "model": "null", "device": "none"},
-            command=["python", "-m", "benchmarks.selfcheck"],
+            command=["python", "-m", "measurements.selfcheck"],
             scenario=None,
         ),
         null_provider="benchmarks.testing_provider (fixed:0)",
@@ -509,12 +509,12 @@ def stall_comparison() -> StallComparison:
     )
     return StallComparison(
         provenance=_provenance(
-            "benchmarks.coordinated_omission",
+            "measurements.coordinated_omission",
             "http://127.0.0.1:8491",
             start,
             start + 50,
             health={"status": "healthy", "model": "stall", "device": "none"},
-            command=["python", "-m", "benchmarks.coordinated_omission"],
+            command=["python", "-m", "measurements.coordinated_omission"],
         ),
         stall_s=2.0,
         stall_at_s=8.0,

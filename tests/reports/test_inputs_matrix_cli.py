@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.spec import clauses
+from conformance.engine.spec import clauses
 from reports.__main__ import main
 from reports.environment import EnvironmentSnapshot
 from reports.inputs import InputError, load_inputs

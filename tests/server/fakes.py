@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from conformance.audiofile import write_audio
 from reference_server.backends.base import (
     GenerateJob,
     Segment,
@@ -20,6 +19,7 @@ from reference_server.backends.base import (
     Word,
 )
 from reference_server.backends.synthetic import SyntheticBackend
+from voicebox_api import write_audio
 
 
 def tone_wav(

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reference_server.process import ReferenceServerProcess
+from orchestration.reference import ReferenceServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 

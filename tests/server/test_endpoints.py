@@ -1,4 +1,4 @@
-"""The endpoints answer what SPEC.md and conformance.models say, with the common headers."""
+"""The endpoints answer what SPEC.md and voicebox_api._models say, with the common headers."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ import re
 import numpy as np
 import pytest
 
-from conformance.codec import decode_response
-from conformance.models import (
+from tests.server.conftest import INSTANCE, Harness
+from tests.server.fakes import tone_wav
+from voicebox_api import (
     ErrorBody,
     GenerateResponse,
     HealthResponse,
     TranscribeResponse,
     VoicePromptResponse,
+    decode_response,
 )
-from conformance.openapi import build_openapi
-from tests.server.conftest import INSTANCE, Harness
-from tests.server.fakes import tone_wav
+from voicebox_api.openapi import build_openapi
 
 
 def test_health_is_healthy_with_full_capabilities(harness: Harness) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from conformance.models import ErrorBody
 from tests.server.conftest import Harness
 from tests.server.fakes import tone_wav
+from voicebox_api import ErrorBody
 
 
 def _error(response: Any, status: int | tuple[int, ...], code: str | None = None) -> dict[str, Any]:

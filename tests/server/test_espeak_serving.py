@@ -8,11 +8,9 @@ import httpx
 import numpy as np
 import pytest
 
-from conformance.audiofile import write_audio
-from conformance.codec import decode_response
-from conformance.models import GenerateResponse, HealthResponse
+from orchestration.reference import ReferenceServerProcess
 from reference_server.backends.registry import BackendUnavailableError, ensure_available
-from reference_server.process import ReferenceServerProcess
+from voicebox_api import GenerateResponse, HealthResponse, decode_response, write_audio
 
 
 def _espeak_missing() -> bool:

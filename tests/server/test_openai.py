@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from conformance.models import OpenAIErrorEnvelope, OpenAITranscription, OpenAIVerboseTranscription
 from tests.server.conftest import Harness
 from tests.server.fakes import tone_wav
+from voicebox_api import OpenAIErrorEnvelope, OpenAITranscription, OpenAIVerboseTranscription
 
 URL = "/v1/audio/transcriptions"
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conformance.audiofile import write_audio
 from reference_server.app import create_app
 from tests.server.conftest import make_config, serve
+from voicebox_api import write_audio
 
 pytestmark = [
     pytest.mark.slow,
@@ -29,7 +29,7 @@ pytestmark = [
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import torch
 
-    from reference_server.backends.qwen.tiny import build_tiny_checkpoint
+    from testkit.qwen_tiny import build_tiny_checkpoint
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the tiny model only loses to thread contention on 2 cores

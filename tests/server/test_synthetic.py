@@ -8,7 +8,6 @@ import time
 import numpy as np
 import pytest
 
-from conformance.codec import encode_audio
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
@@ -16,6 +15,7 @@ from reference_server.backends.base import (
     VoicePromptError,
 )
 from reference_server.backends.synthetic import SyntheticBackend, _checksum, _estimate_f0
+from voicebox_api import encode_audio
 
 
 def _tone(frequency: float, seconds: float = 1.0, rate: int = 16_000) -> np.ndarray:

@@ -14,11 +14,11 @@ import httpx
 import numpy as np
 import pytest
 
-from conformance.audiofile import write_audio
 from reference_server.app import create_app
 from reference_server.uploads import FORM_OVERHEAD_BYTES
 from tests.server.conftest import Harness, make_config, serve
 from tests.server.fakes import ProbeBackend, tone_wav
+from voicebox_api import write_audio
 
 
 def _files_named(marker: str) -> list[Path]:
@@ -184,7 +184,7 @@ def test_a_declared_oversize_body_is_refused_before_it_is_read() -> None:
 def test_decoding_runs_off_the_event_loop(harness: Harness, monkeypatch: Any) -> None:
     import threading
 
-    from conformance import audiofile
+    from voicebox_api import _audiofile as audiofile
 
     threads: list[str] = []
     real = audiofile.read_audio

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from conformance.models import HealthResponse, OpenAIVerboseTranscription, TranscribeResponse
 from reference_server.app import create_app
 from reference_server.backends.registry import bundled_whisper_available
 from tests.server.conftest import make_config, wait_ready
 from tests.server.fakes import ProbeBackend, tone_wav
+from voicebox_api import HealthResponse, OpenAIVerboseTranscription, TranscribeResponse
 
 pytestmark = [
     pytest.mark.slow,

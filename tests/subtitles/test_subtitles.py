@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conformance.subtitles import (
+from conformance.checks._subtitles import (
     Cue,
     CueNumberingError,
     CueOrderError,

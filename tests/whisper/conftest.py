@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from benchmarks.asr_judge_calibration import synthesize_espeak
+from measurements.asr_judge_calibration import synthesize_espeak
 from reference_server.backends.whisper import WhisperBackend
 
 SPOKEN = "The weather is nice today, so we are going for a walk in the park."

@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from conformance.models import OpenAITranscription, OpenAIVerboseTranscription
-from conformance.subtitles import parse_srt, parse_vtt, vtt_plain_text
+from conformance.checks._subtitles import parse_srt, parse_vtt, vtt_plain_text
 from reference_server.backends.base import Segment, Transcription, Word
 from reference_server.backends.whisper import WhisperBackend
 from reference_server.transcripts import (
@@ -22,6 +21,7 @@ from reference_server.transcripts import (
     to_vtt,
 )
 from tests.whisper.conftest import Speech
+from voicebox_api import OpenAITranscription, OpenAIVerboseTranscription
 
 HELLO = Transcription(
     text=" Hello there. General Kenobi!",

@@ -1,0 +1,167 @@
+"""Judged properties of generated speech, shared by the checks that need them.
+
+Each is computed once per session (``Session.memo``) and raises ``Blocked`` when a prerequisite
+clause fails, so a defect is reported once, by the clause that owns it: a transcript is only
+judged for audio whose declared sample rate is right (AUD-6) and that is not silent (AUD-7).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from conformance.engine.outcome import Blocked, NotApplicable
+from conformance.judges.analysis import (
+    SILENCE_FLOOR_DBFS,
+    edge_silence,
+    loudest_window_dbfs,
+    speech_rate_cues,
+)
+
+if TYPE_CHECKING:
+    from conformance.engine.session import Session
+    from conformance.judges.asr import AsrJudge
+
+__all__ = ["RateAssessment", "cer", "rate_assessment", "speaker_embedding", "transcript"]
+
+# Judged to be at the wrong rate when an alternative is intelligible and this much more so (CER).
+_RATE_CER_MARGIN = 0.25
+_RATE_INTELLIGIBLE_CER = 0.5
+_RATE_TRY_ALTERNATIVES_ABOVE_CER = 0.3
+_RATE_MAX_LOG2_SCALE = 0.6
+
+_transcripts: dict[tuple[str, str, int], str] = {}
+_transcripts_lock = threading.Lock()
+
+
+def cer(reference: str, hypothesis: str) -> float:
+    from conformance.judges.asr import cer as judge_cer
+
+    return float(judge_cer(reference, hypothesis))
+
+
+def _digest(samples: npt.NDArray[np.float32]) -> str:
+    return hashlib.sha256(np.ascontiguousarray(samples).tobytes()).hexdigest()
+
+
+def _trim_edges(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np.float32]:
+    """The audio without its leading and trailing silence (AUD-11's measure): Whisper invents
+    words in long silence, which would blame intelligibility for what AUD-10/11 report."""
+    leading, trailing = edge_silence(samples, sample_rate)
+    start = int(leading * sample_rate)
+    end = len(samples) - int(trailing * sample_rate)
+    return samples[start:end] if end - start >= sample_rate // 10 else samples
+
+
+def judge_transcribe(judge: AsrJudge, samples: npt.NDArray[np.float32], sample_rate: int) -> str:
+    """Transcribe the sounding part, remembering results across sessions: identical audio is
+    judged once."""
+    samples = _trim_edges(samples, sample_rate)
+    key = (f"{judge.name} {judge.version}", _digest(samples), sample_rate)
+    with _transcripts_lock:
+        if key in _transcripts:
+            return _transcripts[key]
+    from conformance.judges.asr import AsrJudgeError
+
+    try:
+        text = str(judge.transcribe(samples, sample_rate))
+    except AsrJudgeError as exc:
+        raise NotApplicable(f"the ASR judge failed: {exc}", "choose another --asr-judge") from None
+    with _transcripts_lock:
+        _transcripts[key] = text
+    return text
+
+
+@dataclass(frozen=True)
+class RateAssessment:
+    consistent: bool
+    method: str
+    detail: dict[str, float | str | None]
+
+
+def rate_assessment(s: Session, key: str) -> RateAssessment:
+    """Whether ``key``'s declared sample rate is the rate its speech was made at (AUD-6)."""
+    result: RateAssessment = s.memo(f"rate:{key}", lambda: _assess_rate(s, key))
+    return result
+
+
+def _assess_rate(s: Session, key: str) -> RateAssessment:
+    require_sound(s, key)
+    audio = s.audio(key)
+    samples, rate, text = audio.as_float32(), audio.sample_rate, s.generation(key).spec.text
+    judge = s.asr_judge_or_none()
+    if judge is None:
+        cues = speech_rate_cues(samples, rate, text)
+        return RateAssessment(
+            abs(cues.log2_scale) <= _RATE_MAX_LOG2_SCALE,
+            "speech-rate cues",
+            {
+                "characters_per_second": round(cues.characters_per_second, 1),
+                "spectral_centroid_hz": round(cues.spectral_centroid_hz),
+                "log2_time_scale": round(cues.log2_scale, 2),
+            },
+        )
+    at_declared = cer(text, judge_transcribe(judge, samples, rate))
+    detail: dict[str, float | str | None] = {"cer_at_declared_rate": round(at_declared, 3)}
+    if at_declared <= _RATE_TRY_ALTERNATIVES_ABOVE_CER:
+        return RateAssessment(True, f"ASR ({judge.name})", detail)
+    for factor in (0.5, 2.0):
+        alternative = cer(text, judge_transcribe(judge, samples, int(rate * factor)))
+        detail[f"cer_at_{factor:g}x_rate"] = round(alternative, 3)
+        if alternative <= _RATE_INTELLIGIBLE_CER and alternative + _RATE_CER_MARGIN < at_declared:
+            detail["likely_true_rate"] = int(rate * factor)
+            return RateAssessment(False, f"ASR ({judge.name})", detail)
+    return RateAssessment(True, f"ASR ({judge.name})", detail)
+
+
+def require_right_rate(s: Session, key: str) -> None:
+    assessment = rate_assessment(s, key)
+    if not assessment.consistent:
+        raise Blocked("AUD-6", f"the declared sample rate of {key!r} is not its true rate")
+
+
+def is_silent(s: Session, key: str) -> bool:
+    audio = s.audio(key)
+    return loudest_window_dbfs(audio.as_float32(), audio.sample_rate) < SILENCE_FLOOR_DBFS
+
+
+def require_sound(s: Session, key: str) -> None:
+    if is_silent(s, key):
+        raise Blocked("AUD-7", f"the audio of {key!r} is silent")
+
+
+def transcript(s: Session, key: str) -> str:
+    """The ASR judge's transcript of a generation played at its declared rate."""
+    judge = s.asr_judge()
+    require_right_rate(s, key)
+    require_sound(s, key)
+    audio = s.audio(key)
+    return judge_transcribe(judge, audio.as_float32(), audio.sample_rate)
+
+
+def speaker_embedding(s: Session, key: str) -> npt.NDArray[np.float32]:
+    judge = s.speaker_judge()
+    require_sound(s, key)
+    audio = s.audio(key)
+    result: npt.NDArray[np.float32] = s.memo(
+        f"embedding:{key}", lambda: judge.embed(audio.as_float32(), audio.sample_rate)
+    )
+    return result
+
+
+def reference_embedding(s: Session, which: str) -> npt.NDArray[np.float32]:
+    judge = s.speaker_judge()
+    clip = s.reference(which)
+    result: npt.NDArray[np.float32] = s.memo(
+        f"reference-embedding:{which}", lambda: judge.embed(clip.samples, clip.sample_rate)
+    )
+    return result
+
+
+def no_judge(role: str, hint: str) -> NotApplicable:
+    return NotApplicable(f"no {role} judge is available", hint)

@@ -1,0 +1,134 @@
+"""Write a conformance run as ``conformance.json`` (the record) and ``conformance.md`` (a summary).
+
+The publishable post with plots comes from ``python -m reports``; this summary is what a provider
+author reads right after a run.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import pytest
+
+from conformance.engine.record import (
+    VERDICT_ORDER,
+    CaseResult,
+    ConformanceRecord,
+    Provenance,
+    RequestTally,
+    Verdict,
+)
+from conformance.engine.spec import clauses
+from voicebox_api import SPEC_VERSION, __version__
+
+if TYPE_CHECKING:
+    from conformance.engine.options import SuiteOptions
+    from conformance.engine.runner import Runner
+    from conformance.engine.session import Session
+
+__all__ = ["FinishedRun", "build_record", "render_markdown", "write_reports"]
+
+
+class FinishedRun(Protocol):
+    """What a record is built from: the pytest run, seen from here without importing it."""
+
+    @property
+    def options(self) -> SuiteOptions: ...
+
+    @property
+    def cases(self) -> Mapping[str, CaseResult]: ...
+
+    @property
+    def started_at(self) -> datetime: ...
+
+    def session_if_open(self) -> Session | None: ...
+
+    def runner(self) -> Runner: ...
+
+
+def build_record(run: FinishedRun, finished_at: datetime) -> ConformanceRecord:
+    order = {c.id: i for i, c in enumerate(clauses())}
+    cases = sorted(run.cases.values(), key=lambda case: order.get(case.id, 0))
+    checked_here = run.session_if_open()
+    # Under xdist the workers checked; the controller opens a session for provenance alone.
+    session = checked_here or run.runner().session
+    summary = {verdict: sum(c.verdict is verdict for c in cases) for verdict in Verdict}
+    failing = {Verdict.FAIL, Verdict.NON_STRICT} if run.options.strict else {Verdict.FAIL}
+    provenance = Provenance(
+        kit_version=__version__,
+        spec_version=SPEC_VERSION,
+        provider_url=run.options.provider_url,
+        whisper_url=run.options.whisper_url,
+        provider_health=session.health_body(),
+        started_at=run.started_at,
+        finished_at=finished_at,
+        duration_s=round((finished_at - run.started_at).total_seconds(), 3),
+        judges=session.judge_infos(),
+        options=run.options.redacted(),
+        python=sys.version.split()[0],
+        platform=platform.platform(),
+        pytest=pytest.__version__,
+    )
+    if checked_here is not None:
+        tally = checked_here.tally()
+    else:  # the workers' own tallies stay with them; each case counted its requests
+        tally = RequestTally(
+            total=sum(c.requests for c in cases), generate_calls=None, generations=None
+        )
+    return ConformanceRecord(
+        provenance=provenance,
+        cases=cases,
+        requests=tally,
+        summary=summary,
+        passed=not any(c.verdict in failing and not c.known_failure for c in cases),
+    )
+
+
+def write_reports(record: ConformanceRecord, directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    json_path = directory / "conformance.json"
+    md_path = directory / "conformance.md"
+    json_path.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    md_path.write_text(render_markdown(record), encoding="utf-8")
+    return json_path, md_path
+
+
+def render_markdown(record: ConformanceRecord) -> str:
+    p = record.provenance
+    verdict = "PASSED" if record.passed else "FAILED"
+    counts = ", ".join(f"{n} {v.value}" for v, n in record.summary.items() if n)
+    lines = [
+        f"# Conformance: {verdict}",
+        "",
+        f"Provider `{p.provider_url}` against Provider API v{p.spec_version} "
+        f"(voicebox-provider-kit {p.kit_version}), {p.started_at:%Y-%m-%d %H:%M} UTC, "
+        f"{p.duration_s:.1f} s, {record.requests.total} requests.",
+        "",
+        counts + ".",
+        "",
+        "| Verdict | ID | Level | Requirement | Note |",
+        "|---|---|---|---|---|",
+    ]
+    ordered = sorted(record.cases, key=lambda c: VERDICT_ORDER.index(c.verdict))
+    lines += [_row(case) for case in ordered]
+    problems = [c for c in ordered if c.verdict.is_problem]
+    for case in problems:
+        lines += ["", f"## {case.id} — {case.verdict.value}", "", f"> {case.requirement}", ""]
+        if case.expected is not None:
+            lines += [f"- Expected: {case.expected}", f"- Actual: {case.actual}"]
+        if case.curl:
+            lines += ["", "```sh", case.curl, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def _row(case: CaseResult) -> str:
+    note = (case.reason or "").replace("|", "\\|").replace("\n", " ")
+    if case.known_failure:
+        note = f"known failure: {case.known_failure}"
+    requirement = case.requirement.replace("|", "\\|")
+    return f"| {case.verdict.value} | {case.id} | {case.level} | {requirement} | {note[:160]} |"
