@@ -39,7 +39,7 @@ from reference_server.runtime import (
 from reference_server.transcription_routes import router as transcription_router
 from reference_server.tts_routes import router as tts_router
 from reference_server.uploads import FORM_OVERHEAD_BYTES, UploadReader
-from voicebox_api.openapi import build_openapi
+from voicebox_api import build_openapi
 
 __all__ = ["create_app"]
 

@@ -107,6 +107,7 @@ from voicebox_api._models import (
     ValidationIssue,
     VoicePromptResponse,
 )
+from voicebox_api._openapi import build_openapi
 from voicebox_api._settings import (
     DEFAULT_OPENAI_BASE_URL,
     ENV_VARIABLES,
@@ -120,7 +121,6 @@ from voicebox_api._version import (
     SPEC_VERSION,
     __version__,
 )
-from voicebox_api.openapi import build_openapi
 
 __all__ = [
     "ALLOWED_DTYPES",
