@@ -23,7 +23,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().with_name("fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "reports" / "fixtures"
 
 
 def _record_pids(pidfile: str | None, *pids: int) -> None:
