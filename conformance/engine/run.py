@@ -30,7 +30,13 @@ from voicebox_api import ProviderClient
 if TYPE_CHECKING:
     from conformance.engine.session import Session
 
-__all__ = ["ConformanceFailure", "ConformanceItem", "ConformanceRun", "format_case"]
+__all__ = [
+    "ConformanceCollector",
+    "ConformanceFailure",
+    "ConformanceItem",
+    "ConformanceRun",
+    "format_case",
+]
 
 _CASE_PROPERTY = "voicebox_conformance_case"
 _COLLECTOR_NAME = "voicebox-conformance"
@@ -158,7 +164,10 @@ class ConformanceRun:
     ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         report = yield
         if isinstance(collector, pytest.Session) and report.passed:
-            report.result.append(ConformanceCollector.from_parent(collector, name=_COLLECTOR_NAME))
+            clauses = ConformanceCollector.from_parent(
+                collector, name=_COLLECTOR_NAME, nodeid=_COLLECTOR_NAME
+            )
+            report.result.append(clauses)
         return report
 
     @pytest.hookimpl(tryfirst=True)
