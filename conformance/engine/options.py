@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from voicebox_api import ENV_VARIABLES, Settings, SettingsError, WhisperMode
+if TYPE_CHECKING:  # imported when the suite runs: a dormant plugin costs other runs nothing
+    from voicebox_api import Settings, WhisperMode
 
 __all__ = [
     "AsrJudgeChoice",
@@ -184,6 +185,8 @@ def _option(config: pytest.Config, name: str) -> Any:
 
 def _environment(config: pytest.Config, environ: Mapping[str, str] | None) -> Settings:
     """The seed's variables under the options that set the same values: one read."""
+    from voicebox_api import ENV_VARIABLES, Settings, SettingsError
+
     given = {f: v for f, o in _SETTINGS_OPTIONS.items() if (v := _option(config, o)) is not None}
     try:
         settings = Settings.from_env(environ, **given)
@@ -280,6 +283,8 @@ class SuiteOptions:
 
     def client_settings(self) -> Settings:
         """The kit client's settings for this run; the environment was read already."""
+        from voicebox_api import Settings
+
         overrides: dict[str, Any] = {
             "tts_mode": "remote",
             "tts_remote_url": self.provider_url,

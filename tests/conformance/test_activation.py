@@ -18,7 +18,12 @@ pytestmark = pytest.mark.slow
 
 UNREACHABLE = "http://127.0.0.1:9"
 FAST = ["-p", "no:cacheprovider", "--asr-judge", "none", "--speaker-judge", "none"]
-OWN_TEST = "import sys\n\ndef test_own():\n    assert 'conformance.checks' not in sys.modules\n"
+OWN_TEST = (
+    "import sys\n\n"
+    "def test_own():\n"
+    "    assert 'conformance.checks' not in sys.modules\n"
+    "    assert 'voicebox_api' not in sys.modules\n"
+)
 
 
 @pytest.fixture
