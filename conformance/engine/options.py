@@ -164,7 +164,8 @@ def add_options(parser: pytest.Parser) -> None:
         type=float,
         default=120.0,
         metavar="S",
-        help="Wait up to S seconds for /health to report ready before checking (default 120).",
+        help="Wait up to S seconds for the provider to start (/health answering other than "
+        "503) before checking; one that never does is a usage error, exit code 4 (default 120).",
     )
     add(
         "--no-replay",
@@ -191,9 +192,7 @@ def _environment(config: pytest.Config, environ: Mapping[str, str] | None) -> Se
     try:
         settings = Settings.from_env(environ, **given)
     except SettingsError as exc:
-        field_name = next((f for f, v in ENV_VARIABLES.items() if v == exc.variable), None)
-        option = _SETTINGS_OPTIONS.get(field_name or "")
-        where = f"--{option.replace('_', '-')}" if field_name in given and option else exc.variable
+        where = _given_as(exc.variable, given, ENV_VARIABLES) or exc.variable
         raise pytest.UsageError(f"voicebox-conformance: {where}: {exc.problem}") from None
     if settings.tts_remote_url is None:
         raise pytest.UsageError(
@@ -201,6 +200,16 @@ def _environment(config: pytest.Config, environ: Mapping[str, str] | None) -> Se
             "give --provider-url URL or set TTS_REMOTE_URL"
         )
     return settings
+
+
+def _given_as(
+    variable: str, given: Mapping[str, object], variables: Mapping[str, str]
+) -> str | None:
+    """The option that set the bad value, when an option rather than ``variable`` did."""
+    for field_name, name in variables.items():
+        if name == variable and field_name in given:
+            return "--" + _SETTINGS_OPTIONS[field_name].replace("_", "-")
+    return None
 
 
 def _secret(settings: Settings, field_name: str) -> str | None:
