@@ -164,10 +164,10 @@ class ConformanceRun:
     ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
         report = yield
         if isinstance(collector, pytest.Session) and report.passed:
-            clauses = ConformanceCollector.from_parent(
+            suite = ConformanceCollector.from_parent(
                 collector, name=_COLLECTOR_NAME, nodeid=_COLLECTOR_NAME
             )
-            report.result.append(clauses)
+            report.result.append(suite)
         return report
 
     @pytest.hookimpl(tryfirst=True)
