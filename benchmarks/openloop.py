@@ -48,6 +48,7 @@ from benchmarks.verdicts import (
     check_validity,
     evaluate_slo,
 )
+from voicebox_api import SettingsError
 
 __all__ = [
     "LoadConfig",
@@ -571,7 +572,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
-    settings = scenario_settings(options)
+    try:
+        settings = scenario_settings(options)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     config = LoadConfig(
         host=options.host,
         mode=options.mode,

@@ -7,6 +7,7 @@ is configured the same way whichever tool runs it.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
 from benchmarks.scenarios import (
@@ -14,7 +15,6 @@ from benchmarks.scenarios import (
     ScenarioName,
     ScenarioSettings,
     SeedPolicy,
-    api_key_from_env,
     default_references,
     default_transcription_audio,
     load_corpus,
@@ -22,10 +22,12 @@ from benchmarks.scenarios import (
     parse_mix,
 )
 from benchmarks.verdicts import SloThresholds, ValidityThresholds
+from voicebox_api import Settings
 
 __all__ = [
     "add_scenario_arguments",
     "add_verdict_arguments",
+    "api_key",
     "scenario_settings",
     "slo_latency_ms",
     "slo_thresholds",
@@ -71,12 +73,7 @@ def add_scenario_arguments(parser: _Parser, *, locust: bool = False) -> None:
         help="audio file for the transcribe operation; repeatable (default: the kit's bundled "
         "transcription clips, else the references)",
     )
-    parser.add_argument(
-        "--api-key",
-        default=api_key_from_env(),
-        help="X-API-Key (default: $TTS_API_KEY)",
-        **secret,
-    )
+    parser.add_argument("--api-key", help="X-API-Key (default: $TTS_API_KEY)", **secret)
     parser.add_argument(
         "--seed-policy",
         choices=["fixed", "per-request", "none"],
@@ -116,6 +113,15 @@ def add_verdict_arguments(parser: _Parser) -> None:
     parser.add_argument("--min-requests", type=int, default=100, help="validity: requests")
 
 
+def api_key(options: Any, environ: Mapping[str, str] | None = None) -> str | None:
+    """``--api-key``, or else ``TTS_API_KEY`` as the kit's settings read it (raises
+    :class:`voicebox_api.SettingsError` naming the variable when the environment is invalid)."""
+    if options.api_key:
+        return str(options.api_key)
+    key = Settings.from_env(environ).tts_api_key
+    return key.get_secret_value() if key is not None else None
+
+
 def scenario_settings(options: Any) -> ScenarioSettings:
     references = load_references(options.reference) if options.reference else default_references()
     if options.transcribe_audio:
@@ -130,7 +136,7 @@ def scenario_settings(options: Any) -> ScenarioSettings:
         references=tuple(references),
         transcription_audio=tuple(transcription),
         language=options.language,
-        api_key=options.api_key or None,
+        api_key=api_key(options),
         seed_policy=cast(SeedPolicy, options.seed_policy),
         mix=parse_mix(options.mix) if options.mix else None,
         seed=int(options.request_seed),

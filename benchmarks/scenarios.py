@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import json
-import os
 import random
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,7 +33,6 @@ __all__ = [
     "ScenarioName",
     "ScenarioSettings",
     "SeedPolicy",
-    "api_key_from_env",
     "default_references",
     "default_transcription_audio",
     "load_corpus",
@@ -299,7 +297,3 @@ def parse_mix(spec: str) -> dict[Operation, int]:
     if not mix or any(w < 0 for w in mix.values()) or sum(mix.values()) == 0:
         raise ValueError(f"mix {spec!r} needs at least one positive weight")
     return mix
-
-
-def api_key_from_env() -> str | None:
-    return os.environ.get("TTS_API_KEY") or None

@@ -1,10 +1,12 @@
 """The pytest plugin: ``pytest --provider-url=URL`` checks a provider against SPEC.md.
 
 Registered through the ``pytest11`` entry point, so it works from an empty directory once the
-kit is installed. Without a provider URL (option or ``TTS_REMOTE_URL``) it stays dormant and
-imports nothing heavy, so installing the kit costs other pytest runs nothing. Each SPEC.md clause
-becomes one test item named by its ID; a failure prints the requirement, Expected and Actual, and
-a curl command that reproduces it.
+kit is installed. It runs only when asked on the command line: ``--provider-url URL``, or
+``--conformance`` for the provider that ``TTS_REMOTE_URL`` names. Otherwise it stays dormant,
+reads no environment variable and imports nothing heavy, so installing the kit costs other
+pytest runs nothing, even on a machine configured for Voicebox. Each SPEC.md clause becomes one
+test item named by its ID; a failure prints the requirement, Expected and Actual, and a curl
+command that reproduces it.
 """
 
 from __future__ import annotations

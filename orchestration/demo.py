@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import secrets
 import shlex
 import shutil
@@ -36,6 +35,7 @@ from reports.environment import capture_environment
 from reports.inputs import InputError, load_inputs
 from reports.redact import REDACTED, Redactor
 from reports.render import RenderOptions, render_report
+from voicebox_api import Settings, SettingsError
 
 __all__ = ["DemoConfig", "DemoError", "main", "run_demo"]
 
@@ -400,7 +400,7 @@ def _config(options: argparse.Namespace) -> DemoConfig:
         # A server of your own is started as you wrote it: no key unless it names {api_key}.
         server_env=DEFAULT_SERVER_ENV if options.server_command == DEFAULT_SERVER_COMMAND else (),
         provider_url=options.provider_url,
-        provider_api_key=options.provider_api_key or os.environ.get("TTS_API_KEY"),
+        provider_api_key=options.provider_api_key or _environment_key(),
         rates=rates,
         duration_s=options.duration,
         slo_ms=options.slo_ms,
@@ -413,6 +413,15 @@ def _config(options: argparse.Namespace) -> DemoConfig:
         conformance_command=options.conformance_command,
         bench_command=options.bench_command,
     )
+
+
+def _environment_key() -> str | None:
+    """``TTS_API_KEY`` as the kit's settings read it, the one reader of the seed's variables."""
+    try:
+        key = Settings.from_env().tts_api_key
+    except SettingsError as exc:
+        raise DemoError(str(exc)) from None
+    return key.get_secret_value() if key is not None else None
 
 
 _STOP_SIGNALS: Final = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)

@@ -156,11 +156,6 @@ class Redactor:
 
     # --- Scrubbing --------------------------------------------------------------------------
 
-    @property
-    def host_map(self) -> dict[str, str]:
-        """Each redacted host and its placeholder, in order of first sight."""
-        return dict(self._hosts)
-
     def scrub(self, tree: Any) -> Any:
         """A copy of a JSON-like tree with secrets (and hosts) replaced, keys included."""
         if isinstance(tree, Mapping):

@@ -161,7 +161,3 @@ def reference_embedding(s: Session, which: str) -> npt.NDArray[np.float32]:
         f"reference-embedding:{which}", lambda: judge.embed(clip.samples, clip.sample_rate)
     )
     return result
-
-
-def no_judge(role: str, hint: str) -> NotApplicable:
-    return NotApplicable(f"no {role} judge is available", hint)

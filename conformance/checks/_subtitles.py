@@ -1,7 +1,7 @@
 """Strict parsers for the ``srt`` and ``vtt`` transcription formats (SPEC.md OAI-4, OAI-5).
 
-Each parser returns the document's cues or raises one ``SubtitleError`` subclass naming the
-1-based line and what is wrong with it, so that a failed check can quote the exact defect.
+Each parser returns the document's cues or raises a ``SubtitleError`` naming the 1-based line
+and what is wrong with it, so that a failed check can quote the exact defect.
 
 SubRip has no formal specification; the rules here are what every player accepts and what
 OpenAI writes: an optional UTF-8 BOM, then blocks separated by blank lines, each a cue number
@@ -25,15 +25,6 @@ from typing import Final, Literal
 
 __all__ = [
     "Cue",
-    "CueNumberingError",
-    "CueOrderError",
-    "CueTimingError",
-    "EmptyCueError",
-    "MalformedCueError",
-    "MalformedTimestampError",
-    "MissingHeaderError",
-    "OverlappingCuesError",
-    "SubtitleEncodingError",
     "SubtitleError",
     "SubtitleFormat",
     "parse_srt",
@@ -67,42 +58,6 @@ class SubtitleError(ValueError):
         self.reason = reason
 
 
-class SubtitleEncodingError(SubtitleError):
-    """The bytes are not UTF-8, or the text holds a NUL character."""
-
-
-class MissingHeaderError(SubtitleError):
-    """A WebVTT document does not start with ``WEBVTT``."""
-
-
-class MalformedCueError(SubtitleError):
-    """A block is not a cue: no timing line, ``-->`` in its text, an unknown setting..."""
-
-
-class MalformedTimestampError(SubtitleError):
-    """A timestamp does not have the format's syntax or its minutes or seconds exceed 59."""
-
-
-class CueTimingError(SubtitleError):
-    """A cue ends before it starts (in WebVTT: not after it starts)."""
-
-
-class CueNumberingError(SubtitleError):
-    """A SubRip cue number is missing or not the previous one plus one (starting at 1)."""
-
-
-class CueOrderError(SubtitleError):
-    """A cue starts before the previous cue does."""
-
-
-class OverlappingCuesError(SubtitleError):
-    """A cue starts before the previous cue ends."""
-
-
-class EmptyCueError(SubtitleError):
-    """A SubRip cue has no text, or a cue text line holds only whitespace."""
-
-
 @dataclass(frozen=True)
 class Cue:
     """One parsed cue. ``text`` is its lines joined by ``\\n``, as written (WebVTT markup kept)."""
@@ -131,7 +86,7 @@ class _Line:
 
 
 def parse_srt(document: str | bytes, *, allow_overlap: bool = False) -> list[Cue]:
-    """Parse a SubRip document strictly; raise a SubtitleError subclass at the first defect."""
+    """Parse a SubRip document strictly; raise SubtitleError at the first defect."""
     lines = _split_lines(document, "srt")
     cues: list[Cue] = []
     for block in _blocks(lines, blank=lambda text: not text.strip()):
@@ -142,11 +97,11 @@ def parse_srt(document: str | bytes, *, allow_overlap: bool = False) -> list[Cue
 
 
 def parse_vtt(document: str | bytes, *, allow_overlap: bool = False) -> list[Cue]:
-    """Parse a WebVTT document strictly; raise a SubtitleError subclass at the first defect."""
+    """Parse a WebVTT document strictly; raise SubtitleError at the first defect."""
     lines = _split_lines(document, "vtt")
     if not lines or not _VTT_HEADER.fullmatch(lines[0].text):
         first = lines[0].text[:40] if lines else ""
-        raise MissingHeaderError("vtt", 1, f"expected the 'WEBVTT' header, found {first!r}")
+        raise SubtitleError("vtt", 1, f"expected the 'WEBVTT' header, found {first!r}")
     blocks = list(_blocks(lines, blank=lambda text: text == ""))
     _check_vtt_header(blocks[0])
     cues: list[Cue] = []
@@ -176,7 +131,7 @@ def _split_lines(document: str | bytes, subtitle_format: SubtitleFormat) -> list
     lines = [_Line(number, text) for number, text in enumerate(_LINE_BREAK.split(document), 1)]
     for line in lines:
         if "\0" in line.text:
-            raise SubtitleEncodingError(subtitle_format, line.number, "holds a NUL character")
+            raise SubtitleError(subtitle_format, line.number, "holds a NUL character")
     return lines
 
 
@@ -185,7 +140,7 @@ def _decode(document: bytes, subtitle_format: SubtitleFormat) -> str:
         return document.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = document.count(b"\n", 0, exc.start) + 1
-        raise SubtitleEncodingError(
+        raise SubtitleError(
             subtitle_format, line, f"is not UTF-8 (byte {exc.start}: {exc.reason})"
         ) from None
 
@@ -209,14 +164,14 @@ def _check_sequence(
     if previous is None:
         return
     if cue.start_ms < previous.start_ms:
-        raise CueOrderError(
+        raise SubtitleError(
             subtitle_format,
             cue.line,
             f"cue starts at {cue.start:.3f} s, before the previous cue's start at "
             f"{previous.start:.3f} s (line {previous.line})",
         )
     if not allow_overlap and cue.start_ms < previous.end_ms:
-        raise OverlappingCuesError(
+        raise SubtitleError(
             subtitle_format,
             cue.line,
             f"cue starts at {cue.start:.3f} s, before the previous cue ends at "
@@ -226,13 +181,13 @@ def _check_sequence(
 
 def _check_text_line(subtitle_format: SubtitleFormat, line: _Line) -> None:
     if _ARROW in line.text:
-        raise MalformedCueError(
+        raise SubtitleError(
             subtitle_format,
             line.number,
             "cue text contains '-->' (is a blank line missing before this timing line?)",
         )
     if not line.text.strip():
-        raise EmptyCueError(subtitle_format, line.number, "cue text line holds only whitespace")
+        raise SubtitleError(subtitle_format, line.number, "cue text line holds only whitespace")
 
 
 def _milliseconds(hours: str | None, minutes: str, seconds: str, millis: str) -> int:
@@ -249,19 +204,19 @@ def _srt_cue(block: list[_Line], *, expected_number: int) -> Cue:
         what = "a timing line" if _ARROW in number else repr(number[:40])
         if expected_number > 1 and _ARROW not in number:
             what += " (is there a blank line inside the previous cue's text?)"
-        raise CueNumberingError(
+        raise SubtitleError(
             "srt", number_line.number, f"expected cue number {expected_number}, found {what}"
         )
     if int(number) != expected_number:
-        raise CueNumberingError(
+        raise SubtitleError(
             "srt", number_line.number, f"expected cue number {expected_number}, found {number}"
         )
     if not rest:
-        raise MalformedCueError("srt", number_line.number, "cue number without a timing line")
+        raise SubtitleError("srt", number_line.number, "cue number without a timing line")
     timing_line, *text_lines = rest
     start_ms, end_ms = _srt_timing(timing_line)
     if not text_lines:
-        raise EmptyCueError("srt", timing_line.number, "cue has no text line")
+        raise SubtitleError("srt", timing_line.number, "cue has no text line")
     for line in text_lines:
         _check_text_line("srt", line)
     return Cue(
@@ -277,13 +232,11 @@ def _srt_timing(line: _Line) -> tuple[int, int]:
     match = _SRT_TIMING.fullmatch(line.text.rstrip(" \t"))
     if match is None:
         expected = "'HH:MM:SS,mmm --> HH:MM:SS,mmm'"
-        raise MalformedCueError(
-            "srt", line.number, f"expected {expected}, found {line.text[:60]!r}"
-        )
+        raise SubtitleError("srt", line.number, f"expected {expected}, found {line.text[:60]!r}")
     start_ms = _srt_timestamp(line, match.group(1), "start")
     end_ms = _srt_timestamp(line, match.group(2), "end")
     if end_ms < start_ms:
-        raise CueTimingError("srt", line.number, "cue ends before it starts")
+        raise SubtitleError("srt", line.number, "cue ends before it starts")
     return start_ms, end_ms
 
 
@@ -291,9 +244,7 @@ def _srt_timestamp(line: _Line, text: str, which: str) -> int:
     match = _SRT_TIMESTAMP.fullmatch(text)
     if match is None:
         hint = " (SubRip separates milliseconds with ',')" if "." in text else ""
-        raise MalformedTimestampError(
-            "srt", line.number, f"{which} time {text!r} is not HH:MM:SS,mmm{hint}"
-        )
+        raise SubtitleError("srt", line.number, f"{which} time {text!r} is not HH:MM:SS,mmm{hint}")
     return _milliseconds(*match.groups())
 
 
@@ -303,7 +254,7 @@ def _srt_timestamp(line: _Line, text: str, which: str) -> int:
 def _check_vtt_header(header: list[_Line]) -> None:
     for line in header[1:]:
         if _ARROW in line.text:
-            raise MalformedCueError(
+            raise SubtitleError(
                 "vtt", line.number, "a blank line must separate the header from the first cue"
             )
 
@@ -311,7 +262,7 @@ def _check_vtt_header(header: list[_Line]) -> None:
 def _vtt_block(block: list[_Line], *, cues_seen: bool) -> Cue | None:
     first = block[0]
     if not first.text.strip():
-        raise MalformedCueError(
+        raise SubtitleError(
             "vtt", first.number, "line holds only whitespace (a blank line must be empty)"
         )
     if _VTT_NOTE.fullmatch(first.text):
@@ -320,13 +271,13 @@ def _vtt_block(block: list[_Line], *, cues_seen: bool) -> Cue | None:
     if header_block := _VTT_HEADER_BLOCK.fullmatch(first.text):
         keyword = header_block.group(1)
         if cues_seen:
-            raise MalformedCueError("vtt", first.number, f"{keyword} block after the first cue")
+            raise SubtitleError("vtt", first.number, f"{keyword} block after the first cue")
         _check_no_arrow(block, f"a {keyword} block")
         return None
     if _ARROW in first.text:
         return _vtt_cue(None, first, block[1:])
     if len(block) < 2 or _ARROW not in block[1].text:
-        raise MalformedCueError(
+        raise SubtitleError(
             "vtt", first.number, "block is not a cue (no timing line), NOTE, STYLE or REGION"
         )
     return _vtt_cue(first.text, block[1], block[2:])
@@ -335,13 +286,13 @@ def _vtt_block(block: list[_Line], *, cues_seen: bool) -> Cue | None:
 def _check_no_arrow(block: list[_Line], what: str) -> None:
     for line in block:
         if _ARROW in line.text:
-            raise MalformedCueError("vtt", line.number, f"{what} must not contain '-->'")
+            raise SubtitleError("vtt", line.number, f"{what} must not contain '-->'")
 
 
 def _vtt_cue(identifier: str | None, timing: _Line, payload: list[_Line]) -> Cue:
     match = _VTT_TIMING.fullmatch(timing.text.rstrip(" \t"))
     if match is None:
-        raise MalformedCueError(
+        raise SubtitleError(
             "vtt",
             timing.number,
             f"expected '[HH:]MM:SS.mmm --> [HH:]MM:SS.mmm', found {timing.text[:60]!r}",
@@ -349,7 +300,7 @@ def _vtt_cue(identifier: str | None, timing: _Line, payload: list[_Line]) -> Cue
     start_ms = _vtt_timestamp(timing, match.group(1), "start")
     end_ms = _vtt_timestamp(timing, match.group(2), "end")
     if end_ms <= start_ms:
-        raise CueTimingError("vtt", timing.number, "cue end time is not after its start time")
+        raise SubtitleError("vtt", timing.number, "cue end time is not after its start time")
     _check_vtt_settings(timing, match.group(3) or "")
     for line in payload:
         _check_text_line("vtt", line)
@@ -366,7 +317,7 @@ def _vtt_timestamp(line: _Line, text: str, which: str) -> int:
     match = _VTT_TIMESTAMP.fullmatch(text)
     if match is None:
         hint = " (WebVTT separates milliseconds with '.')" if "," in text else ""
-        raise MalformedTimestampError(
+        raise SubtitleError(
             "vtt", line.number, f"{which} time {text!r} is not [HH:]MM:SS.mmm{hint}"
         )
     return _milliseconds(*match.groups())
@@ -376,4 +327,4 @@ def _check_vtt_settings(line: _Line, settings: str) -> None:
     for setting in settings.split():
         name, colon, value = setting.partition(":")
         if not colon or not value or name not in _VTT_SETTING_NAMES:
-            raise MalformedCueError("vtt", line.number, f"unknown cue setting {setting!r}")
+            raise SubtitleError("vtt", line.number, f"unknown cue setting {setting!r}")

@@ -9,9 +9,10 @@ import httpx
 from conformance.checks._expect import describe, expect_status
 from conformance.engine.outcome import Evidence, Failed, Info, NotApplicable
 from conformance.engine.registry import check
+from voicebox_api import AuthMode
 
 if TYPE_CHECKING:
-    from conformance.engine.session import Auth, Session
+    from conformance.engine.session import Session
 
 _NEEDS_KEY = "pass --provider-api-key (or set TTS_API_KEY) for a provider that requires a key"
 
@@ -21,7 +22,7 @@ def _require_key(s: Session) -> None:
         raise NotApplicable("no API key given, so authentication cannot be checked", _NEEDS_KEY)
 
 
-def _unauthenticated_requests(s: Session, auth: Auth) -> list[httpx.Response]:
+def _unauthenticated_requests(s: Session, auth: AuthMode) -> list[httpx.Response]:
     """One cheap request to each /v1/ Voicebox endpoint, none of which would generate."""
     return [
         s.send("POST", "/v1/generate", json={}, auth=auth),

@@ -13,10 +13,15 @@ from conformance.checks._subtitles import Cue, SubtitleError, parse_srt, parse_v
 from conformance.engine.outcome import Evidence, Failed, NotApplicable, Unimplemented
 from conformance.engine.references import transcription_clips
 from conformance.engine.registry import check
-from voicebox_api import WRONG_API_KEY, OpenAIErrorEnvelope, OpenAIVerboseTranscription
+from voicebox_api import (
+    WRONG_API_KEY,
+    AuthMode,
+    OpenAIErrorEnvelope,
+    OpenAIVerboseTranscription,
+)
 
 if TYPE_CHECKING:
-    from conformance.engine.session import Auth, Session, Target
+    from conformance.engine.session import Session, Target
 
 _MODEL = "whisper-1"
 
@@ -42,7 +47,7 @@ def _key_given(s: Session) -> bool:
 
 
 def transcription(
-    s: Session, *, with_file: bool = True, auth: Auth = "key", **fields: Any
+    s: Session, *, with_file: bool = True, auth: AuthMode = "key", **fields: Any
 ) -> httpx.Response:
     headers = {}
     target: Target

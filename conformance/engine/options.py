@@ -1,23 +1,51 @@
-"""The suite's command-line options, each falling back to the seed's environment variable."""
+"""The suite's command-line options; the seed's environment variables supply what is not given.
+
+The plugin runs only on an explicit request: ``--provider-url URL``, or ``--conformance`` to
+check the provider that ``TTS_REMOTE_URL`` names. The environment never switches it on; it only
+supplies values, and it is read through :meth:`voicebox_api.Settings.from_env`, once, with the
+command line's values as the explicit arguments that win. So a URL or a key given either way
+is normalised by the same rules as the kit's client applies.
+"""
 
 from __future__ import annotations
 
 import fnmatch
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-__all__ = ["AsrJudgeChoice", "Level", "SuiteOptions", "add_options"]
+if TYPE_CHECKING:  # imported when the suite runs: a dormant plugin costs other runs nothing
+    from voicebox_api import Settings, WhisperMode
+
+__all__ = [
+    "AsrJudgeChoice",
+    "LevelSelection",
+    "SpeakerJudgeChoice",
+    "SuiteOptions",
+    "add_options",
+    "requested",
+]
 
 GROUP = "voicebox-conformance"
 
+_SETTINGS_OPTIONS: Final[Mapping[str, str]] = {
+    "tts_remote_url": "provider_url",
+    "tts_api_key": "provider_api_key",
+    "whisper_remote_url": "whisper_url",
+    "whisper_mode": "whisper_mode",
+    "openai_api_key": "openai_api_key",
+    "openai_base_url": "openai_base_url",
+}
+"""Each settings field that an option sets (the option wins over the field's variable)."""
 
-class Level(StrEnum):
-    """Which clauses run: MUST only, MUST and SHOULD, or everything including MAY."""
+
+class LevelSelection(StrEnum):
+    """Which clauses run (``--conformance-level``): MUST only, MUST and SHOULD, or everything
+    including MAY. A clause's own level is :class:`conformance.engine.spec.Level`."""
 
     MUST = "must"
     SHOULD = "should"
@@ -41,7 +69,16 @@ class SpeakerJudgeChoice(StrEnum):
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup(GROUP, "Voicebox provider conformance (SPEC.md v0.2)")
     add = group.addoption
-    add("--provider-url", help="Base URL of the TTS provider to check [env TTS_REMOTE_URL].")
+    add(
+        "--provider-url",
+        help="Base URL of the TTS provider to check; runs the suite (without it, or "
+        "--conformance, the plugin stays dormant).",
+    )
+    add(
+        "--conformance",
+        action="store_true",
+        help="Run the suite against the provider that TTS_REMOTE_URL names.",
+    )
     add("--provider-api-key", help="API key sent as X-API-Key; enables AUTH-* [env TTS_API_KEY].")
     add("--whisper-url", help="Base URL of a /v1/transcribe provider [env WHISPER_REMOTE_URL].")
     add(
@@ -58,8 +95,8 @@ def add_options(parser: pytest.Parser) -> None:
     )
     add(
         "--conformance-level",
-        choices=[level.value for level in Level],
-        default=Level.ALL.value,
+        choices=[level.value for level in LevelSelection],
+        default=LevelSelection.ALL.value,
         help="Run MUST clauses only, MUST and SHOULD, or all (default).",
     )
     add(
@@ -127,7 +164,8 @@ def add_options(parser: pytest.Parser) -> None:
         type=float,
         default=120.0,
         metavar="S",
-        help="Wait up to S seconds for /health to report ready before checking (default 120).",
+        help="Wait up to S seconds for the provider to start (/health answering other than "
+        "503) before checking; one that never does is a usage error, exit code 4 (default 120).",
     )
     add(
         "--no-replay",
@@ -136,11 +174,47 @@ def add_options(parser: pytest.Parser) -> None:
     )
 
 
-def _option(config: pytest.Config, name: str, env: str | None = None) -> Any:
+def requested(config: pytest.Config) -> bool:
+    """Whether this run asked for the suite: ``--provider-url`` or ``--conformance``."""
+    return bool(config.getoption("provider_url") or config.getoption("conformance"))
+
+
+def _option(config: pytest.Config, name: str) -> Any:
     value = config.getoption(name)
-    if value in (None, "", []) and env:
-        value = os.environ.get(env) or None
-    return value
+    return None if value in (None, "", []) else value
+
+
+def _environment(config: pytest.Config, environ: Mapping[str, str] | None) -> Settings:
+    """The seed's variables under the options that set the same values: one read."""
+    from voicebox_api import ENV_VARIABLES, Settings, SettingsError
+
+    given = {f: v for f, o in _SETTINGS_OPTIONS.items() if (v := _option(config, o)) is not None}
+    try:
+        settings = Settings.from_env(environ, **given)
+    except SettingsError as exc:
+        where = _given_as(exc.variable, given, ENV_VARIABLES) or exc.variable
+        raise pytest.UsageError(f"voicebox-conformance: {where}: {exc.problem}") from None
+    if settings.tts_remote_url is None:
+        raise pytest.UsageError(
+            "voicebox-conformance: --conformance needs a provider: "
+            "give --provider-url URL or set TTS_REMOTE_URL"
+        )
+    return settings
+
+
+def _given_as(
+    variable: str, given: Mapping[str, object], variables: Mapping[str, str]
+) -> str | None:
+    """The option that set the bad value, when an option rather than ``variable`` did."""
+    for field_name, name in variables.items():
+        if name == variable and field_name in given:
+            return "--" + _SETTINGS_OPTIONS[field_name].replace("_", "-")
+    return None
+
+
+def _secret(settings: Settings, field_name: str) -> str | None:
+    value = getattr(settings, field_name)
+    return None if value is None else str(value.get_secret_value())
 
 
 def _split(values: list[str]) -> tuple[str, ...]:
@@ -152,10 +226,10 @@ class SuiteOptions:
     provider_url: str
     api_key: str | None = field(default=None, repr=False)
     whisper_url: str | None = None
-    whisper_mode: str | None = None
+    whisper_mode: WhisperMode | None = None
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
-    level: Level = Level.ALL
+    level: LevelSelection = LevelSelection.ALL
     strict: bool = False
     cases: tuple[str, ...] = ()
     skip_cases: tuple[str, ...] = ()
@@ -171,21 +245,26 @@ class SuiteOptions:
     wait_s: float = 120.0
 
     @classmethod
-    def from_config(cls, config: pytest.Config) -> SuiteOptions | None:
-        """The options of this run, or None when no provider URL is given at all."""
-        url = _option(config, "provider_url", "TTS_REMOTE_URL")
-        if not url:
+    def from_config(
+        cls, config: pytest.Config, environ: Mapping[str, str] | None = None
+    ) -> SuiteOptions | None:
+        """The options of this run, or None when the run did not ask for the suite.
+
+        ``environ`` (``os.environ`` by default) supplies what the options leave out.
+        """
+        if not requested(config):
             return None
+        settings = _environment(config, environ)
         baseline = _option(config, "known_failures")
         report = _option(config, "conformance_report")
         return cls(
-            provider_url=str(url).rstrip("/"),
-            api_key=_option(config, "provider_api_key", "TTS_API_KEY"),
-            whisper_url=_strip(_option(config, "whisper_url", "WHISPER_REMOTE_URL")),
-            whisper_mode=_option(config, "whisper_mode", "WHISPER_MODE"),
-            openai_api_key=_option(config, "openai_api_key", "OPENAI_API_KEY"),
-            openai_base_url=_strip(_option(config, "openai_base_url", "OPENAI_BASE_URL")),
-            level=Level(config.getoption("conformance_level")),
+            provider_url=str(settings.tts_remote_url),
+            api_key=_secret(settings, "tts_api_key"),
+            whisper_url=settings.whisper_remote_url,
+            whisper_mode=_set(settings, "whisper_mode"),
+            openai_api_key=_secret(settings, "openai_api_key"),
+            openai_base_url=_set(settings, "openai_base_url"),
+            level=LevelSelection(config.getoption("conformance_level")),
             strict=bool(config.getoption("strict_conformance")),
             cases=_split(config.getoption("case")),
             skip_cases=_split(config.getoption("skip_case")),
@@ -203,13 +282,29 @@ class SuiteOptions:
 
     def selects(self, clause_id: str, level: str) -> bool:
         """Whether a case runs under --case, --skip-case and --conformance-level."""
-        if self.level is Level.MUST and level != "MUST":
+        if self.level is LevelSelection.MUST and level != "MUST":
             return False
-        if self.level is Level.SHOULD and level == "MAY":
+        if self.level is LevelSelection.SHOULD and level == "MAY":
             return False
         if self.cases and not any(fnmatch.fnmatchcase(clause_id, p) for p in self.cases):
             return False
         return not any(fnmatch.fnmatchcase(clause_id, p) for p in self.skip_cases)
+
+    def client_settings(self) -> Settings:
+        """The kit client's settings for this run; the environment was read already."""
+        from voicebox_api import Settings
+
+        overrides: dict[str, Any] = {
+            "tts_mode": "remote",
+            "tts_remote_url": self.provider_url,
+            "tts_api_key": self.api_key,
+            "whisper_remote_url": self.whisper_url,
+            "openai_api_key": self.openai_api_key,
+            "read_timeout": self.timeout_s,
+        }
+        if self.openai_base_url:
+            overrides["openai_base_url"] = self.openai_base_url
+        return Settings(**overrides)
 
     def redacted(self) -> dict[str, Any]:
         """The options for a report: keys shown only as present or absent."""
@@ -235,5 +330,6 @@ class SuiteOptions:
         }
 
 
-def _strip(url: str | None) -> str | None:
-    return url.rstrip("/") if url else None
+def _set(settings: Settings, field_name: str) -> Any:
+    """A value that an option or a variable set, or None where the default stands."""
+    return getattr(settings, field_name) if field_name in settings.model_fields_set else None

@@ -1,14 +1,17 @@
 """The items, verdicts and reports of a conformance run.
 
-Loaded by ``conformance.plugin`` only when a provider URL is given. Works with ``-k``,
-``--junitxml`` and ``-p xdist``: each worker checks with its own session, and the verdicts travel
-to the controller inside the test reports' ``user_properties``.
+Loaded by ``conformance.plugin`` only when the suite was asked for. The clauses are collected
+by a collector that the session collects like any other, so pytest's counts, ``--collect-only``
+and ``-k`` see them. Before the first clause runs, the provider must be ready within
+``--conformance-wait``; one that never is ends the run as a usage error (exit code 4), with one
+line and no verdicts. Works with ``--junitxml`` and ``-p xdist``: each worker checks with its own
+session, and the verdicts travel to the controller inside the test reports' ``user_properties``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -16,16 +19,24 @@ import pytest
 
 from conformance.engine.baseline import Baseline, BaselineError, load_baseline
 from conformance.engine.options import SuiteOptions
+from conformance.engine.readiness import ProviderNotReady, wait_for_provider
 from conformance.engine.record import VERDICT_ORDER, CaseResult, Verdict
 from conformance.engine.references import ReferenceAudioError, voice_references
 from conformance.engine.registry import Check, registered
 from conformance.engine.runner import Runner
 from conformance.engine.spec import clauses
+from voicebox_api import ProviderClient
 
 if TYPE_CHECKING:
     from conformance.engine.session import Session
 
-__all__ = ["ConformanceFailure", "ConformanceItem", "ConformanceRun", "format_case"]
+__all__ = [
+    "ConformanceCollector",
+    "ConformanceFailure",
+    "ConformanceItem",
+    "ConformanceRun",
+    "format_case",
+]
 
 _CASE_PROPERTY = "voicebox_conformance_case"
 _COLLECTOR_NAME = "voicebox-conformance"
@@ -47,7 +58,9 @@ def _run_of(config: pytest.Config) -> ConformanceRun:
     return run
 
 
-class _Collector(pytest.Collector):
+class ConformanceCollector(pytest.Collector):
+    """The SPEC.md clauses this run selects, as one collector beside the session's own."""
+
     def collect(self) -> Iterator[pytest.Item]:
         options = _run_of(self.config).options
         for check in registered().values():
@@ -145,12 +158,42 @@ class ConformanceRun:
 
     # --- pytest hooks --------------------------------------------------------------------------
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(
+        self, collector: pytest.Collector
+    ) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+        report = yield
+        if isinstance(collector, pytest.Session) and report.passed:
+            suite = ConformanceCollector.from_parent(
+                collector, name=_COLLECTOR_NAME, nodeid=_COLLECTOR_NAME
+            )
+            report.result.append(suite)
+        return report
+
     @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(
-        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-    ) -> None:
-        collector = _Collector.from_parent(session, name=_COLLECTOR_NAME)
-        items.extend(collector.collect())
+    def pytest_runtestloop(self, session: pytest.Session) -> None:
+        if self._will_judge(session):
+            self._require_ready()
+
+    def _will_judge(self, session: pytest.Session) -> bool:
+        """Whether clauses run here: selected, not --collect-only; an xdist controller checks
+        once for all its workers, which then do not."""
+        if self.config.option.collectonly or hasattr(self.config, "workerinput"):
+            return False
+        if self.config.pluginmanager.has_plugin("dsession"):
+            return True
+        return any(isinstance(item, ConformanceItem) for item in session.items)
+
+    def _require_ready(self) -> None:
+        wait_s = self.options.wait_s
+        with ProviderClient(settings=self.options.client_settings()) as client:
+            try:
+                wait_for_provider(client, wait_s)
+            except ProviderNotReady as exc:
+                raise pytest.UsageError(
+                    f"voicebox-conformance: the provider at {self.options.provider_url} was not "
+                    f"ready within --conformance-wait {wait_s:g} s ({exc}); no case was run"
+                ) from None
 
     def pytest_report_teststatus(
         self, report: pytest.TestReport, config: pytest.Config

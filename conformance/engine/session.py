@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from conformance.engine.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
 from conformance.engine.outcome import Blocked, NotApplicable
 from conformance.engine.plan import GenerationSpec, spec
+from conformance.engine.readiness import ProviderNotReady, wait_for_provider
 from conformance.engine.record import JudgeInfo, RequestTally
 from conformance.engine.references import ReferenceClip, voice_references
 from voicebox_api import (
@@ -35,7 +35,6 @@ from voicebox_api import (
     DecodedAudio,
     Exchange,
     ProviderClient,
-    ProviderTransportError,
     RetryPolicy,
     Settings,
     curl_command,
@@ -47,9 +46,8 @@ if TYPE_CHECKING:
     from conformance.judges.asr import AsrJudge
     from conformance.judges.speaker import SpeakerJudge
 
-__all__ = ["Auth", "Generation", "HealthProbe", "Session"]
+__all__ = ["Generation", "HealthProbe", "Session"]
 
-Auth = AuthMode
 Target = Literal["tts", "whisper", "openai"]
 T = TypeVar("T")
 
@@ -112,7 +110,7 @@ class Session:
 
     @classmethod
     def open(cls, options: SuiteOptions) -> Session:
-        settings = _settings(options)
+        settings = options.client_settings()
         log = _ExchangeLog()
         client = ProviderClient(settings=settings, on_exchange=log, retry=SUITE_RETRY)
         asr, asr_missing = _asr_judge(options, client)
@@ -133,18 +131,14 @@ class Session:
         return session
 
     def wait_until_ready(self, timeout_s: float, *, poll_s: float = 1.0) -> bool:
-        """Poll /health until it reports ready, so a provider still loading its model is not
-        judged; gives up after ``timeout_s`` and lets the checks report what they see."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                response = self.send("GET", "/health")
-                ready = response.status_code == 200
-            except ProviderTransportError:
-                ready = False
-            if ready or time.monotonic() >= deadline:
-                return ready
-            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+        """Poll /health until the provider has started, so a provider still loading its model
+        is not judged; gives up after ``timeout_s`` and lets the checks report what they see.
+        (The plugin refuses to start a run against a provider that never gets ready.)"""
+        try:
+            wait_for_provider(self._shared.client, timeout_s, poll_s=poll_s)
+        except ProviderNotReady:
+            return False
+        return True
 
     def fresh(self) -> Session:
         """A session with the same provider and judges but no artefacts, to replay a check."""
@@ -165,7 +159,7 @@ class Session:
         path: str,
         *,
         target: Target = "tts",
-        auth: Auth = "key",
+        auth: AuthMode = "key",
         retry: bool = False,
         **options: Any,
     ) -> httpx.Response:
@@ -394,21 +388,6 @@ class Session:
                 )
             )
         return infos
-
-
-def _settings(options: SuiteOptions) -> Settings:
-    """The client's settings: the suite's options, which already fell back to the environment."""
-    overrides: dict[str, Any] = {
-        "tts_mode": "remote",
-        "tts_remote_url": options.provider_url,
-        "tts_api_key": options.api_key,
-        "whisper_remote_url": options.whisper_url,
-        "openai_api_key": options.openai_api_key,
-        "read_timeout": options.timeout_s,
-    }
-    if options.openai_base_url:
-        overrides["openai_base_url"] = options.openai_base_url
-    return Settings.from_env({}, **overrides)
 
 
 @functools.cache

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator, Mapping
+
 import httpx
 import pytest
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
-from voicebox_api import DEFAULT_OPENAI_BASE_URL, ProviderClient, Settings, SettingsError
+from voicebox_api import (
+    DEFAULT_OPENAI_BASE_URL,
+    ENV_VARIABLES,
+    ProviderClient,
+    Settings,
+    SettingsError,
+)
 
 FULL_ENV = {
     "TTS_MODE": "remote",
@@ -148,3 +157,71 @@ def test_plain_string_keys_become_secrets() -> None:
 def test_replace_checks_again() -> None:
     with pytest.raises(SettingsError, match="TTS_REMOTE_URL"):
         Settings().replace(tts_remote_url="nope")
+
+
+class CountingEnviron(Mapping[str, str]):
+    """An environment that counts how often each variable is looked up, and any full scan."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = dict(values)
+        self.reads: Counter[str] = Counter()
+        self.scans = 0
+
+    def __getitem__(self, name: str) -> str:
+        self.reads[name] += 1
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self.scans += 1
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def test_each_variable_is_looked_up_once_and_nothing_else() -> None:
+    environ = CountingEnviron({**FULL_ENV, "READ_TIMEOUT": "1", "UNRELATED": "x"})
+    Settings.from_env(environ)
+    assert environ.reads == Counter(dict.fromkeys(ENV_VARIABLES.values(), 1))
+    assert environ.scans == 0
+
+
+def test_only_the_seed_variables_come_from_the_environment() -> None:
+    s = Settings.from_env({"READ_TIMEOUT": "1", "CONNECT_TIMEOUT": "1"})
+    assert (s.read_timeout, s.connect_timeout) == (300.0, 5.0)
+
+
+def test_direct_construction_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in FULL_ENV.items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == Settings.from_env({})
+    assert Settings(tts_remote_url="http://a:1").tts_api_key is None
+    assert Settings.from_env().tts_remote_url == "http://gpu-box:8000"
+
+
+def test_replace_does_not_read_the_environment_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings.from_env({"TTS_API_KEY": "from-mapping"})
+    monkeypatch.setenv("TTS_API_KEY", "from-os-environ")
+    key = s.replace(read_timeout=1.0).tts_api_key
+    assert key is not None
+    assert key.get_secret_value() == "from-mapping"
+
+
+def test_variables_are_stripped_and_urls_normalised_one_way() -> None:
+    s = Settings.from_env(
+        {"TTS_REMOTE_URL": "  HTTP://GPU-Box:8000/  ", "TTS_API_KEY": " key\n"},
+    )
+    assert s.tts_remote_url == Settings(tts_remote_url="http://gpu-box:8000").tts_remote_url
+    assert s.tts_remote_url == "http://gpu-box:8000"
+    assert s.tts_api_key is not None
+    assert s.tts_api_key.get_secret_value() == "key"
+
+
+def test_settings_are_frozen() -> None:
+    with pytest.raises(ValidationError):
+        Settings().tts_mode = "remote"  # type: ignore[misc]
+
+
+def test_unknown_fields_are_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match="tts_url"):
+        Settings(tts_url="http://a:1")  # type: ignore[call-arg]

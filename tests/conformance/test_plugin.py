@@ -4,9 +4,6 @@ directory, its exit codes, its report files, and how it works with -k, --junitxm
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,32 +13,12 @@ import pytest
 from conformance.engine.record import ConformanceRecord, Verdict
 from tests.conformance.mutants import mutants
 from tests.conformance.provider import API_KEY, provider
+from tests.conformance.pytest_run import run_pytest
 from tests.conformance.rewrite import Exchange, Rewrite
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = ["--asr-judge", "none", "--speaker-judge", "none", "-p", "no:cacheprovider"]
-
-
-def run_pytest(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``python -m pytest`` in an empty directory, as an author would run it."""
-    workdir = tmp_path / "empty"
-    workdir.mkdir(exist_ok=True)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TTS_", "WHISPER_"))}
-    environment["PYTHONPATH"] = str(ROOT)
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", *args],
-        cwd=workdir,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -226,22 +203,14 @@ def test_works_with_xdist_and_reports_every_case(correct: str, tmp_path: Path) -
     assert record["requests"]["total"] >= 16
 
 
-def test_the_environment_names_the_provider(correct: str, tmp_path: Path) -> None:
-    result = run_pytest(
-        tmp_path, "--case", "HLT-1", *FAST, env={"TTS_REMOTE_URL": correct, "TTS_API_KEY": API_KEY}
-    )
-    assert result.returncode == 0
-    assert "1 passed" in result.stdout
-
-
-def test_without_a_provider_the_plugin_stays_dormant(tmp_path: Path) -> None:
-    (tmp_path / "empty").mkdir()
-    (tmp_path / "empty" / "test_own.py").write_text(
-        "import sys\n\ndef test_light():\n    assert 'conformance.checks' not in sys.modules\n"
-    )
-    result = run_pytest(tmp_path, "-q", "-p", "no:cacheprovider")
-    assert result.returncode == 0, result.stdout
-    assert "1 passed" in result.stdout
+def test_conformance_checks_the_provider_the_environment_names(
+    correct: str, tmp_path: Path
+) -> None:
+    env = {"TTS_REMOTE_URL": correct, "TTS_API_KEY": API_KEY}
+    result = run_pytest(tmp_path, "--conformance", "--case", "HLT-1,AUTH-1", *FAST, env=env)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "collected 2 items" in result.stdout
+    assert "2 passed" in result.stdout  # AUTH-1 passes only with the key from TTS_API_KEY
 
 
 def _flaky_once() -> Rewrite:

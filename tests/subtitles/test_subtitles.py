@@ -10,15 +10,6 @@ from hypothesis import strategies as st
 
 from conformance.checks._subtitles import (
     Cue,
-    CueNumberingError,
-    CueOrderError,
-    CueTimingError,
-    EmptyCueError,
-    MalformedCueError,
-    MalformedTimestampError,
-    MissingHeaderError,
-    OverlappingCuesError,
-    SubtitleEncodingError,
     SubtitleError,
     parse_srt,
     parse_vtt,
@@ -85,10 +76,10 @@ def test_vtt_header_alone_is_an_empty_document() -> None:
 def test_overlap_is_refused_unless_allowed() -> None:
     srt = "1\n00:00:00,000 --> 00:00:02,000\nA\n\n2\n00:00:01,000 --> 00:00:03,000\nB\n"
     vtt = "WEBVTT\n\n00:00.000 --> 00:02.000\nA\n\n00:01.000 --> 00:03.000\nB\n"
-    with pytest.raises(OverlappingCuesError) as info:
+    with pytest.raises(SubtitleError) as info:
         parse_srt(srt)
     assert info.value.line == 6
-    with pytest.raises(OverlappingCuesError):
+    with pytest.raises(SubtitleError):
         parse_vtt(vtt)
     assert len(parse_srt(srt, allow_overlap=True)) == 2
     assert len(parse_vtt(vtt, allow_overlap=True)) == 2
@@ -99,93 +90,80 @@ def test_overlap_is_refused_unless_allowed() -> None:
 _SRT_DEFECTS = [
     pytest.param(
         "00:00:00,000 --> 00:00:01,000\nA\n",
-        CueNumberingError,
         1,
         "expected cue number 1, found a timing line",
         id="missing-number",
     ),
     pytest.param(
         "2\n00:00:00,000 --> 00:00:01,000\nA\n",
-        CueNumberingError,
         1,
         "expected cue number 1, found 2",
         id="starts-at-2",
     ),
     pytest.param(
         "1\n00:00:00,000 --> 00:00:01,000\nA\n\n3\n00:00:01,000 --> 00:00:02,000\nB\n",
-        CueNumberingError,
         5,
         "expected cue number 2, found 3",
         id="skips-a-number",
     ),
     pytest.param(
         "1\n00:00:00,000 --> 00:00:01,000\nA\n\nB\n",
-        CueNumberingError,
         5,
         "blank line inside the previous cue",
         id="blank-line-in-text",
     ),
-    pytest.param("1\n", MalformedCueError, 1, "without a timing line", id="no-timing"),
+    pytest.param("1\n", 1, "without a timing line", id="no-timing"),
     pytest.param(
         "1\n00:00:00,000 -> 00:00:01,000\nA\n",
-        MalformedCueError,
         2,
         "expected 'HH:MM:SS,mmm --> HH:MM:SS,mmm'",
         id="bad-arrow",
     ),
     pytest.param(
         "1\n00:00:00.000 --> 00:00:01,000\nA\n",
-        MalformedTimestampError,
         2,
         "start time '00:00:00.000' is not HH:MM:SS,mmm (SubRip separates milliseconds with ',')",
         id="vtt-style-dot",
     ),
     pytest.param(
         "1\n00:00:00,000 --> 00:61:00,000\nA\n",
-        MalformedTimestampError,
         2,
         "end time '00:61:00,000'",
         id="minutes-over-59",
     ),
     pytest.param(
         "1\n0:00:00,000 --> 00:00:01,000\nA\n",
-        MalformedTimestampError,
         2,
         "start time",
         id="one-digit-hours",
     ),
     pytest.param(
         "1\n00:00:00,00 --> 00:00:01,000\nA\n",
-        MalformedTimestampError,
         2,
         "start time",
         id="two-digit-millis",
     ),
     pytest.param(
         "1\n00:00:02,000 --> 00:00:01,000\nA\n",
-        CueTimingError,
         2,
         "ends before it starts",
         id="end-before-start",
     ),
-    pytest.param("1\n00:00:00,000 --> 00:00:01,000\n", EmptyCueError, 2, "no text", id="no-text"),
+    pytest.param("1\n00:00:00,000 --> 00:00:01,000\n", 2, "no text", id="no-text"),
     pytest.param(
         "1\n00:00:00,000 --> 00:00:01,000\nA\n2\n00:00:01,000 --> 00:00:02,000\nB\n",
-        MalformedCueError,
         5,
         "contains '-->'",
         id="missing-blank-line",
     ),
     pytest.param(
         "1\n00:00:05,000 --> 00:00:06,000\nA\n\n2\n00:00:01,000 --> 00:00:02,000\nB\n",
-        CueOrderError,
         6,
         "before the previous cue's start at 5.000 s (line 2)",
         id="out-of-order",
     ),
     pytest.param(
         "1\n00:00:00,000 --> 00:00:01,000\nA\x00\n",
-        SubtitleEncodingError,
         3,
         "NUL",
         id="nul",
@@ -193,11 +171,9 @@ _SRT_DEFECTS = [
 ]
 
 
-@pytest.mark.parametrize(("document", "error", "line", "reason"), _SRT_DEFECTS)
-def test_srt_defects_are_named(
-    document: str, error: type[SubtitleError], line: int, reason: str
-) -> None:
-    with pytest.raises(error) as info:
+@pytest.mark.parametrize(("document", "line", "reason"), _SRT_DEFECTS)
+def test_srt_defects_are_named(document: str, line: int, reason: str) -> None:
+    with pytest.raises(SubtitleError) as info:
         parse_srt(document)
     assert info.value.line == line
     assert reason in info.value.reason
@@ -205,89 +181,74 @@ def test_srt_defects_are_named(
 
 
 _VTT_DEFECTS = [
-    pytest.param("", MissingHeaderError, 1, "expected the 'WEBVTT' header", id="empty"),
-    pytest.param(
-        "1\n00:00:00,000 --> 00:00:01,000\nA\n", MissingHeaderError, 1, "found '1'", id="srt"
-    ),
-    pytest.param("WEBVTTX\n", MissingHeaderError, 1, "WEBVTT", id="header-suffix"),
-    pytest.param(" WEBVTT\n", MissingHeaderError, 1, "WEBVTT", id="header-indented"),
+    pytest.param("", 1, "expected the 'WEBVTT' header", id="empty"),
+    pytest.param("1\n00:00:00,000 --> 00:00:01,000\nA\n", 1, "found '1'", id="srt"),
+    pytest.param("WEBVTTX\n", 1, "WEBVTT", id="header-suffix"),
+    pytest.param(" WEBVTT\n", 1, "WEBVTT", id="header-indented"),
     pytest.param(
         "WEBVTT\n00:00.000 --> 00:01.000\nA\n",
-        MalformedCueError,
         2,
         "blank line must separate the header",
         id="cue-in-header",
     ),
     pytest.param(
         "WEBVTT\n\n00:00,000 --> 00:01.000\nA\n",
-        MalformedTimestampError,
         3,
         "(WebVTT separates milliseconds with '.')",
         id="srt-style-comma",
     ),
     pytest.param(
         "WEBVTT\n\n0:00.000 --> 00:01.000\nA\n",
-        MalformedTimestampError,
         3,
         "start time '0:00.000'",
         id="one-digit-minutes",
     ),
     pytest.param(
         "WEBVTT\n\n00:00:60.000 --> 00:01:00.000\nA\n",
-        MalformedTimestampError,
         3,
         "start time",
         id="seconds-over-59",
     ),
     pytest.param(
         "WEBVTT\n\n00:01.000 --> 00:01.000\nA\n",
-        CueTimingError,
         3,
         "not after its start",
         id="zero-length",
     ),
     pytest.param(
         "WEBVTT\n\n00:00.000 --> 00:01.000 colour:red\nA\n",
-        MalformedCueError,
         3,
         "unknown cue setting 'colour:red'",
         id="bad-setting",
     ),
-    pytest.param("WEBVTT\n\nhello\nworld\n", MalformedCueError, 3, "not a cue", id="not-a-cue"),
+    pytest.param("WEBVTT\n\nhello\nworld\n", 3, "not a cue", id="not-a-cue"),
     pytest.param(
         "WEBVTT\n\n00:00.000 --> 00:01.000\nA\n   \nB\n",
-        EmptyCueError,
         5,
         "only whitespace",
         id="whitespace-line-in-text",
     ),
     pytest.param(
         "WEBVTT\n\n00:00.000 --> 00:01.000\nA\n00:01.000 --> 00:02.000\nB\n",
-        MalformedCueError,
         5,
         "contains '-->'",
         id="missing-blank-line",
     ),
     pytest.param(
         "WEBVTT\n\n00:00.000 --> 00:01.000\nA\n\nSTYLE\n::cue {}\n",
-        MalformedCueError,
         6,
         "STYLE block after the first cue",
         id="late-style",
     ),
-    pytest.param(
-        "WEBVTT\n\nNOTE a --> b\n", MalformedCueError, 3, "NOTE block", id="arrow-in-note"
-    ),
+    pytest.param("WEBVTT\n\nNOTE a --> b\n", 3, "NOTE block", id="arrow-in-note"),
     pytest.param(
         "WEBVTT\n\n00:05.000 --> 00:06.000\nA\n\n00:01.000 --> 00:02.000\nB\n",
-        CueOrderError,
         6,
         "before the previous cue's start",
         id="out-of-order",
     ),
     pytest.param(
         "WEBVTT\n\n00:00.000 --> 00:01.000\nA\n   \n",
-        EmptyCueError,
         5,
         "only whitespace",
         id="trailing-whitespace-line",
@@ -295,28 +256,26 @@ _VTT_DEFECTS = [
 ]
 
 
-@pytest.mark.parametrize(("document", "error", "line", "reason"), _VTT_DEFECTS)
-def test_vtt_defects_are_named(
-    document: str, error: type[SubtitleError], line: int, reason: str
-) -> None:
-    with pytest.raises(error) as info:
+@pytest.mark.parametrize(("document", "line", "reason"), _VTT_DEFECTS)
+def test_vtt_defects_are_named(document: str, line: int, reason: str) -> None:
+    with pytest.raises(SubtitleError) as info:
         parse_vtt(document)
     assert info.value.line == line
     assert reason in info.value.reason
 
 
 def test_a_whitespace_only_block_start_is_named() -> None:
-    with pytest.raises(MalformedCueError, match="only whitespace") as info:
+    with pytest.raises(SubtitleError, match="only whitespace") as info:
         parse_vtt("WEBVTT\n\n \n")
     assert info.value.line == 3
 
 
 def test_invalid_utf8_names_its_line() -> None:
     document = b"1\n00:00:00,000 --> 00:00:01,000\ncaf\xe9\n"
-    with pytest.raises(SubtitleEncodingError, match="not UTF-8") as info:
+    with pytest.raises(SubtitleError, match="not UTF-8") as info:
         parse_srt(document)
     assert info.value.line == 3
-    with pytest.raises(SubtitleEncodingError):
+    with pytest.raises(SubtitleError):
         parse_vtt(b"WEBVTT\n\n" + document[2:])
 
 
