@@ -1,0 +1,287 @@
+"""The pool's routing, fallback, health gating, breaker and prompt rules, on fake providers."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from reference_server.backends.synthetic import SyntheticBackend
+from tests.pool.fakes import (
+    BackendEngine,
+    FakeNet,
+    FakeProvider,
+    reference_wav,
+    refuse,
+    unreachable,
+)
+from voicebox_api import (
+    NO_RETRY,
+    AsyncProviderPool,
+    BreakerPolicy,
+    LocalEngine,
+    NoProviderError,
+    PoolConfig,
+    ProviderClient,
+    ProviderConnectionError,
+    ProviderHTTPError,
+    ProviderPool,
+    Settings,
+    UnavailableError,
+)
+
+PROMPT_A = {"engine": "fake-a", "id": 1}
+
+
+def pool_of(net: FakeNet, **options: Any) -> ProviderPool:
+    attempts = options.pop("max_attempts", 3)
+    return ProviderPool(net.config(attempts), transport=net.transport(), rng=random.Random(1),
+                        **options)  # fmt: skip
+
+
+def test_one_provider_pool_sends_what_the_client_sends() -> None:
+    sent: dict[str, list[tuple[str, str, dict[str, str], bytes]]] = {"pool": [], "client": []}
+    settings = Settings(tts_remote_url="http://gpu.test:8000/x", tts_api_key="k1")
+
+    def run(label: str, target: ProviderClient | ProviderPool) -> None:
+        prompt = target.create_voice_prompt(reference_wav(), "A reference.").voice_prompt
+        target.generate("Hello there.", prompt, "en", seed=3)
+        with pytest.raises(UnavailableError):
+            target.generate("Busy now.", prompt, "en")
+
+    def recorder(label: str) -> httpx.MockTransport:
+        def handle(request: httpx.Request) -> httpx.Response:
+            body = request.read()
+            sent[label].append((request.method, str(request.url), dict(request.headers), body))
+            if b"Busy" in body:
+                return httpx.Response(503, json={"detail": "busy"})
+            return FakeProvider("gpu.test").handle(request)
+
+        return httpx.MockTransport(handle)
+
+    sleeps: list[float] = []
+    client = ProviderClient(settings=settings, transport=recorder("client"),
+                            sleep=sleeps.append, rng=random.Random(0))  # fmt: skip
+    run("client", client)
+    pool = ProviderPool(PoolConfig.single(settings), transport=recorder("pool"))
+    pool.clients()[next(iter(pool.clients()))]._rng = random.Random(0)  # type: ignore[attr-defined]
+    for member in pool.clients().values():  # no sleeping in a test: same policy, fake sleep
+        member._sleep = sleeps.append  # type: ignore[attr-defined]
+    run("pool", pool)
+    assert len(sent["pool"]) == len(sent["client"]) == 1 + 1 + 4  # 503 retried in place, as today
+    for ours, theirs in zip(sent["pool"], sent["client"], strict=True):
+        assert ours[:2] == theirs[:2]
+        assert comparable(ours[2]) == comparable(theirs[2])
+        if not ours[3].startswith(b"--"):  # multipart bodies differ only in their boundary
+            assert ours[3] == theirs[3]
+    assert sleeps[:3] == sleeps[3:]  # the same retry schedule (same seeded jitter)
+
+
+def comparable(headers: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in {"content-type", "content-length"}}
+
+
+def test_language_routes_to_the_providers_that_declare_it() -> None:
+    net = FakeNet(FakeProvider("a", languages=("en",)), FakeProvider("b", languages=("en", "de")))
+    with pool_of(net) as pool:
+        pool.poll_health()
+        for _ in range(4):
+            assert pool.generate("Hallo.", PROMPT_A, "de").provider == "b"
+    assert not net.providers["a"].generates()
+
+
+def test_config_languages_and_voices_route() -> None:
+    net = FakeNet(FakeProvider("a"), FakeProvider("b"))
+    config = net.config()
+    specs = (config.providers[0], type(config.providers[1])(
+        "http://b:8000", name="b", voices=frozenset({"narrator"})))  # fmt: skip
+    pool = ProviderPool(PoolConfig(specs, health_interval_s=None), transport=net.transport())
+    assert pool.generate("Hi.", PROMPT_A, voice="narrator").provider == "b"
+    assert pool.generate("Hi.", PROMPT_A, voice="someone-else").provider == "a"
+
+
+def test_unknown_language_everywhere_is_no_provider() -> None:
+    net = FakeNet(FakeProvider("a", languages=("en",)))
+    with pool_of(net) as pool:
+        pool.poll_health()
+        with pytest.raises(NoProviderError):
+            pool.generate("Ciao.", PROMPT_A, "it")
+
+
+def test_least_outstanding_prefers_the_idle_provider() -> None:
+    net = FakeNet(FakeProvider("a"), FakeProvider("b"), FakeProvider("c"))
+    pool = pool_of(net)
+    core = pool._core
+    core.by_name["a"].outstanding, core.by_name["b"].outstanding = 3, 1
+    steps = core.plan_generate("en", None, PROMPT_A)
+    assert [s.name for s in steps] == ["c", "b", "a"]
+
+
+def test_connect_error_falls_over_to_the_next_provider() -> None:
+    net = FakeNet(FakeProvider("a", fail=unreachable), FakeProvider("b"))
+    pool = pool_of(net)
+    pool._core.by_name["b"].outstanding = 5  # a is preferred, and down
+    result = pool.generate("Hello.", PROMPT_A)
+    assert (result.provider, result.tried) == ("b", ("a",))
+    usage = pool.usage.snapshot()
+    assert usage["a"].errors == 1
+    assert usage["b"].ok == 1
+    assert usage["b"].audio_seconds == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429, 401])
+def test_these_statuses_fall_over(status: int) -> None:
+    net = FakeNet(FakeProvider("a", fail=refuse(status)), FakeProvider("b"))
+    pool = pool_of(net)
+    pool._core.by_name["b"].outstanding = 5
+    assert pool.generate("Hello.", PROMPT_A).provider == "b"
+
+
+@pytest.mark.parametrize("status", [400, 404, 413])
+def test_client_errors_do_not_fall_over(status: int) -> None:
+    net = FakeNet(FakeProvider("a", fail=refuse(status)), FakeProvider("b"))
+    pool = pool_of(net)
+    pool._core.by_name["b"].outstanding = 5
+    with pytest.raises(ProviderHTTPError) as caught:
+        pool.generate("Hello.", PROMPT_A)
+    assert caught.value.status == status
+    assert not net.providers["b"].requests
+
+
+def test_a_request_goes_to_at_most_max_attempts_providers() -> None:
+    providers = [FakeProvider(h, fail=refuse(503)) for h in "abcd"]
+    net = FakeNet(*providers)
+    pool = pool_of(net, max_attempts=2)
+    with pytest.raises(UnavailableError) as caught:
+        pool.generate("Hello.", PROMPT_A)
+    assert sum(len(p.requests) for p in providers) == 2
+    assert "tried 2 providers" in "".join(caught.value.__notes__)
+
+
+def test_two_providers_failing_alternately_end_in_bounded_attempts() -> None:
+    calls = {"n": 0}
+
+    def alternate(request: httpx.Request) -> httpx.Response | None:
+        calls["n"] += 1
+        return httpx.Response(503 if calls["n"] % 2 else 500, json={"detail": "no"})
+
+    net = FakeNet(FakeProvider("a", fail=alternate), FakeProvider("b", fail=alternate))
+    pool = pool_of(net, max_attempts=5)
+    for _ in range(20):
+        with pytest.raises(ProviderHTTPError):
+            pool.generate("Hello.", PROMPT_A)
+    assert calls["n"] <= 20 * 2  # each provider at most once per request
+
+
+def test_breaker_opens_after_consecutive_failures_and_probes() -> None:
+    now = [0.0]
+    net = FakeNet(FakeProvider("a", fail=unreachable), FakeProvider("b"))
+    pool = pool_of(net, breaker=BreakerPolicy(failure_threshold=2, open_s=10))
+    for member in pool._core.members:
+        member.breaker._clock = lambda: now[0]
+    a, b = pool._core.by_name["a"], pool._core.by_name["b"]
+    b.outstanding = 5
+    pool.generate("One.", PROMPT_A)
+    pool.generate("Two.", PROMPT_A)
+    assert a.breaker.state == "open"
+    before = len(net.providers["a"].requests)
+    pool.generate("Three.", PROMPT_A)
+    assert len(net.providers["a"].requests) == before  # no traffic while open
+    now[0] = 11.0
+    assert a.breaker.state == "half_open"
+    net.providers["a"].fail = None
+    assert pool.generate("Four.", PROMPT_A).provider == "a"  # the probe
+    assert a.breaker.state == "closed"
+
+
+def test_all_circuits_open_is_best_effort_not_refusal() -> None:
+    net = FakeNet(FakeProvider("a", fail=unreachable))
+    pool = pool_of(
+        net, breaker=BreakerPolicy(failure_threshold=1, open_s=60), member_retry=NO_RETRY
+    )
+    for _ in range(3):
+        with pytest.raises(ProviderConnectionError):
+            pool.generate("Hello.", PROMPT_A)
+    assert len(net.providers["a"].requests) == 3
+
+
+@pytest.mark.parametrize("status", ["loading", "unhealthy"])
+def test_loading_or_unhealthy_providers_get_no_traffic(status: str) -> None:
+    net = FakeNet(FakeProvider("a", status=status), FakeProvider("b"))
+    pool = pool_of(net)
+    pool.poll_health()
+    pool._core.by_name["b"].outstanding = 9
+    for _ in range(3):
+        assert pool.generate("Hello.", PROMPT_A).provider == "b"
+    assert not net.providers["a"].generates()
+    assert [s.health for s in pool.status()] == [status, "healthy"]
+
+
+def test_prompt_is_recreated_for_another_engine_when_its_own_is_down() -> None:
+    net = FakeNet(FakeProvider("a", engine="fake-a"), FakeProvider("b", engine="fake-b"))
+    pool = pool_of(net)
+    pool.poll_health()
+    pool._core.by_name["b"].outstanding = 9
+    made = pool.create_voice_prompt(reference_wav(), "Reference.")
+    assert made.provider == "a"
+    assert pool.generate("Hi.", made.voice_prompt).provider == "a"  # compatible first
+    pool._core.by_name["b"].outstanding = 0
+    assert pool.generate("Hi.", made.voice_prompt).provider == "a"  # even when b is idler
+    net.providers["a"].fail = unreachable
+    result = pool.generate("Hi.", made.voice_prompt)
+    assert result.provider == "b"
+    b_paths = [r.url.path for r in net.providers["b"].requests if "/v1/" in r.url.path]
+    assert b_paths == ["/v1/create_voice_prompt", "/v1/generate"]
+    pool.generate("Again.", made.voice_prompt)  # the re-created prompt is cached
+    assert sum(1 for r in net.providers["b"].requests if "create" in r.url.path) == 1
+
+
+def test_foreign_prompt_refusal_is_learnt_and_falls_over() -> None:
+    net = FakeNet(FakeProvider("a", engine="fake-a"), FakeProvider("b", engine="fake-b"))
+    pool = pool_of(net)
+    pool.poll_health()
+    pool._core.by_name["a"].outstanding = 9  # b first, which refuses a's prompt
+    assert pool.generate("Hi.", PROMPT_A).provider == "a"
+    assert pool._core.store.verdict("fake-b", PROMPT_A) is False
+    pool._core.by_name["a"].outstanding = 9
+    assert pool.generate("Hi.", PROMPT_A).tried == ()  # b is no longer tried
+
+
+def test_local_engine_is_the_last_resort() -> None:
+    net = FakeNet(FakeProvider("a", fail=unreachable), FakeProvider("b", fail=refuse(503)))
+    engine = BackendEngine(SyntheticBackend())
+    assert isinstance(engine, LocalEngine)
+    pool = pool_of(net, local=engine)
+    made = pool.create_voice_prompt(reference_wav(), "Reference.")
+    assert made.provider == "local:synthetic"
+    result = pool.generate("Hello there.", made.voice_prompt)
+    assert result.provider == "local:synthetic"
+    assert result.audio.duration_s > 0.5
+    assert pool.usage.snapshot()["local:synthetic"].ok == 2
+
+
+def test_local_engine_re_creates_a_remote_prompt() -> None:
+    net = FakeNet(FakeProvider("a"))
+    pool = pool_of(net, local=BackendEngine(SyntheticBackend()))
+    made = pool.create_voice_prompt(reference_wav(), "Reference.")
+    assert made.provider == "a"
+    net.providers["a"].fail = unreachable
+    assert pool.generate("Hello.", made.voice_prompt).provider == "local:synthetic"
+
+
+def test_async_pool_falls_over_too() -> None:
+    net = FakeNet(FakeProvider("a", fail=unreachable), FakeProvider("b"))
+
+    async def main() -> tuple[str, tuple[str, ...]]:
+        transport = httpx.MockTransport(net)
+        async with AsyncProviderPool(net.config(), transport=transport) as pool:
+            pool._core.by_name["b"].outstanding = 5
+            await pool.poll_health()
+            assert [s.breaker for s in pool.status()] == ["closed", "closed"]
+            result = await pool.generate("Hello.", PROMPT_A)
+            return result.provider, result.tried
+
+    assert anyio.run(main) == ("b", ("a",))
