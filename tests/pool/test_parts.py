@@ -12,13 +12,13 @@ import pytest
 from voicebox_api import (
     BreakerPolicy,
     CircuitBreaker,
+    PollSchedule,
     PoolConfig,
     SettingsError,
     UsageMeter,
     cost_per_audio_hour,
     prompt_tag,
 )
-from voicebox_api._client._health_monitor import PollSchedule  # the schedule's own test
 
 
 def test_single_url_is_todays_one_provider() -> None:

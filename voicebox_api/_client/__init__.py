@@ -27,6 +27,7 @@ from voicebox_api._client._endpoints import (
     Target,
     audio_content_type,
 )
+from voicebox_api._client._health_monitor import PollSchedule
 from voicebox_api._client._local import LocalEngine
 from voicebox_api._client._pool import ProviderPool
 from voicebox_api._client._pool_config import POOL_ENV_VARIABLES, PoolConfig, ProviderSpec
@@ -76,6 +77,7 @@ __all__ = [
     "LocalEngine",
     "LocalEngineError",
     "NoProviderError",
+    "PollSchedule",
     "PoolConfig",
     "ProviderClient",
     "ProviderPool",
