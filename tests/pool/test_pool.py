@@ -285,3 +285,12 @@ def test_async_pool_falls_over_too() -> None:
             return result.provider, result.tried
 
     assert anyio.run(main) == ("b", ("a",))
+
+
+def test_idle_ties_go_to_the_provider_that_answered_faster() -> None:
+    net = FakeNet(FakeProvider("a"), FakeProvider("b"))
+    pool = pool_of(net)
+    pool._core.by_name["a"].recent_s, pool._core.by_name["b"].recent_s = 0.4, 0.05
+    assert [s.name for s in pool._core.plan_generate("en", None, PROMPT_A)] == ["b", "a"]
+    pool._core.by_name["b"].outstanding = 1  # busy beats fast
+    assert [s.name for s in pool._core.plan_generate("en", None, PROMPT_A)] == ["a", "b"]

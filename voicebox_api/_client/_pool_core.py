@@ -7,15 +7,17 @@ healthy ones are candidates: last ``/health`` not ``loading``/``unhealthy`` and 
 open. When none is healthy the routed ones are tried anyway, best effort: the breaker steers
 traffic, it never refuses the last option.
 
-**Policy: least outstanding requests** (ties broken at random). A pool has a handful of
-providers and is, for each of them, one client that knows exactly how many of its own requests
-each provider holds. Round robin and random give a slow or busy provider the same share as a
-fast one, so its queue and its latency grow until it is the p95; least-outstanding sends less
-to whoever holds requests longer, with no latency estimate to tune or let go stale.
-Power-of-two-choices exists for the opposite setting, many balancers with stale load figures,
-where sending everyone to the one least-loaded server would stampede it; here the counts are
-exact and updated before each send, and scanning three providers costs nothing.
-``measurements/pool_failover.py`` measures its p95 against round robin with one slow provider.
+**Policy: least outstanding requests**; ties (typically several idle providers) go to the one
+with the lower recent latency (a moving average of its successes), then at random. A pool has
+a handful of providers and is, for each of them, one client that knows exactly how many of its
+own requests each provider holds. Round robin and random give a slow or busy provider the same
+share as a fast one, so its queue and its latency grow until it is the p95; least-outstanding
+sends less to whoever holds requests longer. The latency average only breaks ties: a stale one
+costs at most the choice between two idle providers. Power-of-two-choices exists for the
+opposite setting, many balancers with stale load figures, where sending everyone to the one
+least-loaded server would stampede it; here the counts are exact and updated before each send,
+and scanning three providers costs nothing. ``measurements/pool_failover.py`` measures its p95
+against round robin with one slow provider.
 
 **Fallback.** Generation and voice-prompt creation have no side effects, so a request that
 brought nothing back to the caller is resent to the next candidate: after a connect error or
@@ -71,6 +73,7 @@ C = TypeVar("C")
 RoutingPolicy = Literal["least_outstanding", "round_robin", "random"]
 _FAIL_OVER_STATUSES = frozenset({401, 403, 408, 429})
 _RANK_COMPATIBLE, _RANK_UNKNOWN, _RANK_RECREATE = 0, 1, 2
+_EWMA = 0.2
 
 
 class NoProviderError(Exception):
@@ -116,6 +119,8 @@ class Member(Generic[C]):
     outstanding: int = 0
     health: HealthResponse | None = None
     refused_languages: set[str] = field(default_factory=set)
+    recent_s: float = 0.0
+    """Moving average of its successful requests' latency: breaks ties between idle members."""
 
     @property
     def name(self) -> str:
@@ -244,7 +249,12 @@ class PoolCore(Generic[C]):
                 start = next(self._turn) % len(steps)
             return steps[start:] + steps[:start]
         with self._lock:
-            keys = [(s.member.outstanding if s.member else 0, self._rng.random()) for s in steps]
+            keys = [
+                (s.member.outstanding, s.member.recent_s, self._rng.random())
+                if s.member is not None
+                else (0, 0.0, 0.0)
+                for s in steps
+            ]
         return [s for _, s in sorted(zip(keys, steps, strict=True), key=lambda pair: pair[0])]
 
     def _local_generate_step(
@@ -294,6 +304,11 @@ class PoolCore(Generic[C]):
         if member is None:
             return
         member.breaker.record_success()
+        with self._lock:
+            previous = member.recent_s
+            member.recent_s = (
+                elapsed_s if previous == 0 else previous + _EWMA * (elapsed_s - previous)
+            )
         if step.prompt is not None and (engine := member.engine) is not None:
             self.store.learn(engine, step.prompt, accepted=True)
 
