@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import anyio
@@ -294,3 +295,74 @@ def test_idle_ties_go_to_the_provider_that_answered_faster() -> None:
     assert [s.name for s in pool._core.plan_generate("en", None, PROMPT_A)] == ["b", "a"]
     pool._core.by_name["b"].outstanding = 1  # busy beats fast
     assert [s.name for s in pool._core.plan_generate("en", None, PROMPT_A)] == ["a", "b"]
+
+
+def test_all_providers_loading_is_no_provider_and_no_traffic() -> None:
+    net = FakeNet(FakeProvider("a", status="loading"), FakeProvider("b", status="unhealthy"))
+    pool = pool_of(net)
+    pool.poll_health()
+    with pytest.raises(NoProviderError, match="a: loading, b: unhealthy"):
+        pool.generate("Hello.", PROMPT_A)
+    assert not net.providers["a"].generates()
+    assert not net.providers["b"].generates()
+
+
+def test_ping_pong_failures_end_within_max_attempts() -> None:
+    """Each failure hands the fault to the other provider: a request that fails on one finds
+    the other failing too. Every request still ends after at most two sends."""
+    state = {"failing": "a"}
+
+    def fails_when_its_turn(host: str) -> Any:
+        def answer(request: httpx.Request) -> httpx.Response | None:
+            if request.url.path.endswith("/health") or state["failing"] != host:
+                return None
+            state["failing"] = "b" if host == "a" else "a"
+            return httpx.Response(503, json={"detail": "busy"})
+
+        return answer
+
+    net = FakeNet(*(FakeProvider(h, fail=fails_when_its_turn(h)) for h in "ab"))
+    pool = pool_of(net, max_attempts=2)
+    failed = 0
+    for i in range(20):
+        sent_before = sum(len(p.requests) for p in net.providers.values())
+        try:
+            pool.generate(f"Request {i}.", PROMPT_A)
+        except UnavailableError:
+            failed += 1
+        assert sum(len(p.requests) for p in net.providers.values()) - sent_before <= 2
+    assert 0 < failed <= 20
+
+
+def test_background_polling_finds_a_loading_provider() -> None:
+    net = FakeNet(FakeProvider("a", status="loading"), FakeProvider("b"))
+    config = PoolConfig(net.config().providers, health_interval_s=0.05, settings=Settings())
+    with ProviderPool(config, transport=net.transport()) as pool:
+        for _ in range(200):
+            if all(s.health is not None for s in pool.status()):
+                break
+            time.sleep(0.01)
+        assert [s.health for s in pool.status()] == ["loading", "healthy"]
+        assert pool.generate("Hello.", PROMPT_A).provider == "b"
+
+
+def test_async_background_polling_and_local_re_creation() -> None:
+    net = FakeNet(FakeProvider("a"), FakeProvider("b", status="loading"))
+
+    async def main() -> list[str]:
+        config = PoolConfig(net.config().providers, health_interval_s=0.05, settings=Settings())
+        local = BackendEngine(SyntheticBackend())
+        async with AsyncProviderPool(config, transport=httpx.MockTransport(net),
+                                     local=local) as pool:  # fmt: skip
+            for _ in range(200):
+                if all(s.health is not None for s in pool.status()):
+                    break
+                await anyio.sleep(0.01)
+            made = await pool.create_voice_prompt(reference_wav(), "Reference.")
+            first = await pool.generate("Hello.", made.voice_prompt)
+            net.providers["a"].fail = unreachable
+            second = await pool.generate("Hello.", made.voice_prompt)
+            return [made.provider, first.provider, second.provider]
+
+    assert anyio.run(main) == ["a", "a", "local:synthetic"]
+    assert not net.providers["b"].generates()

@@ -115,3 +115,35 @@ def test_all_providers_down_fails_fast_and_bounded() -> None:
             pool.close()
     assert pool.usage.snapshot()["a"].errors + pool.usage.snapshot()["b"].errors <= 20
     assert time.monotonic() - started < 10  # connection refused is immediate; nothing loops
+
+
+def test_the_kits_espeak_backend_as_local_fallback() -> None:
+    """The LocalEngine protocol with a real engine: the remote provider's prompt is re-created
+    on espeak from the reference recording the pool kept, when the remote one goes down."""
+    import torch
+
+    from conformance.engine.references import reference_voices
+    from reference_server.backends.espeak import EspeakBackend
+    from tests.pool.fakes import BackendEngine
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors; a thread pool only spins on a shared machine
+    backend = EspeakBackend()
+    clip, _ = reference_voices()
+    try:
+        with servers("") as (server,):
+            spec = ProviderSpec(server.base_url, name="remote")
+            config = PoolConfig((spec,), health_interval_s=None)
+            with ProviderPool(config, local=BackendEngine(backend)) as pool:
+                made = pool.create_voice_prompt(clip.audio_bytes, clip.text)
+                assert made.provider == "remote"
+                assert pool.generate("Hello there.", made.voice_prompt).provider == "remote"
+                server.process.kill()
+                server.process.wait()
+                result = pool.generate("Hello there.", made.voice_prompt)
+        assert result.provider == "local:espeak"
+        assert result.tried == ("remote",)
+        assert result.audio.duration_s > 0.3
+    finally:
+        backend.close()
+        torch.set_num_threads(threads)

@@ -36,7 +36,7 @@ from voicebox_api._client._pool_core import (
     local_result,
 )
 from voicebox_api._client._prompts import Reference
-from voicebox_api._client._results import GenerateResult, VoicePromptResult
+from voicebox_api._client._results import GenerateResult, TranscribeResult, VoicePromptResult
 from voicebox_api._client._retry import RetryPolicy
 from voicebox_api._client._usage import UsageMeter
 from voicebox_api._codec import decode_response
@@ -182,6 +182,18 @@ class AsyncProviderPool:
                 result.voice_prompt, result.body, result.response, name, tried
             )
         raise self._core.exhausted(errors)
+
+    async def transcribe(
+        self,
+        audio: bytes,
+        language: str | None = None,
+        filename: str = "audio.wav",
+        *,
+        content_type: str | None = None,
+    ) -> TranscribeResult:
+        """``POST /v1/transcribe`` on the first provider's Whisper server (not pooled)."""
+        client = self._core.members[0].client
+        return await client.transcribe(audio, language, filename, content_type=content_type)
 
     # --- Attempts ------------------------------------------------------------------------------
 

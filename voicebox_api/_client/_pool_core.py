@@ -2,10 +2,11 @@
 
 **Routing.** A request goes to the providers that serve its language (the pool config's
 ``languages``, else ``capabilities.languages`` from the last ``/health``; neither: maybe) and
-its voice (the config's ``voices``; providers that name none serve any voice). Of those, the
-healthy ones are candidates: last ``/health`` not ``loading``/``unhealthy`` and circuit not
-open. When none is healthy the routed ones are tried anyway, best effort: the breaker steers
-traffic, it never refuses the last option.
+its voice (the config's ``voices``; providers that name none serve any voice). A provider whose
+last ``/health`` said ``loading`` or ``unhealthy`` gets no traffic at all. Of the others, those
+whose circuit is not open are the candidates; when every circuit is open they are tried anyway,
+best effort: the breaker steers traffic, it never refuses the last option (a refused connection
+costs a millisecond, and the caller gets the provider's own error).
 
 **Policy: least outstanding requests**; ties (typically several idle providers) go to the one
 with the lower recent latency (a moving average of its successes), then at random. A pool has
@@ -190,8 +191,10 @@ class PoolCore(Generic[C]):
     def plan_generate(
         self, language: str, voice: str | None, prompt: Mapping[str, Any]
     ) -> list[Step[C]]:
-        routed = [m for m in self._voiced(voice) if m.serves_language(language) is not False]
-        healthy = [m for m in routed if m.ready() and m.breaker.allows()]
+        routed = [
+            m for m in self._voiced(voice) if m.serves_language(language) is not False and m.ready()
+        ]
+        healthy = [m for m in routed if m.breaker.allows()]
         chosen, best_effort = (healthy, False) if healthy else (routed, True)
         stored = self.store.lookup(prompt)
         ranked = [self._generate_step(m, language, prompt, stored, best_effort) for m in chosen]
@@ -201,8 +204,9 @@ class PoolCore(Generic[C]):
         return self._with_local(steps, self._local_generate_step(language, prompt, stored))
 
     def plan_create(self) -> list[Step[C]]:
-        healthy = [m for m in self.members if m.ready() and m.breaker.allows()]
-        chosen, best_effort = (healthy, False) if healthy else (self.members, True)
+        ready = [m for m in self.members if m.ready()]
+        healthy = [m for m in ready if m.breaker.allows()]
+        chosen, best_effort = (healthy, False) if healthy else (ready, True)
         steps = [Step(m, None, certain=True, best_effort=best_effort) for m in chosen]
         local_step = Step[C](None, None, certain=True) if self.local is not None else None
         return self._with_local(self._order(steps), local_step)
@@ -278,7 +282,13 @@ class PoolCore(Generic[C]):
         return planned
 
     def _why_none(self) -> str:
-        return "no provider of the pool serves this language and voice, and no local engine does"
+        states = ", ".join(
+            f"{m.name}: {m.health.status if m.health else 'unpolled'}" for m in self.members
+        )
+        return (
+            "no provider of the pool can take this request (language, voice, or loading/"
+            f"unhealthy), and no local engine can; providers: {states}"
+        )
 
     # --- Attempts ------------------------------------------------------------------------------
 
