@@ -8,6 +8,8 @@ reports, the conformance suite and outside programs such as a Voicebox backend i
     from voicebox_api import GenerateRequest, ProviderClient, decode_response
 
 ``python -m voicebox_api.openapi`` prints the OpenAPI document generated from the models.
+``ProviderPool``/``AsyncProviderPool`` put several providers (and an optional ``LocalEngine``)
+behind the client's interface; ``python -m voicebox_api.ping URL`` is the connection test.
 """
 
 from voicebox_api._audiofile import (

@@ -28,10 +28,10 @@ from typing import Any, Final, Literal
 
 import httpx
 import numpy as np
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from voicebox_api._audiofile import write_audio
-from voicebox_api._client import USER_AGENT, ProviderClient
+from voicebox_api._client import NO_RETRY, USER_AGENT, ProviderClient
 from voicebox_api._codec import AudioCodecError, decode_response
 from voicebox_api._models import (
     READY_STATUSES,
@@ -40,6 +40,7 @@ from voicebox_api._models import (
     HealthResponse,
     VoicePromptResponse,
 )
+from voicebox_api._settings import Settings
 from voicebox_api._version import SPEC_VERSION
 
 __all__ = ["EXIT_CODES", "GenerationTiming", "PingReport", "Verdict", "ping"]
@@ -108,9 +109,11 @@ class _Budget:
     def __init__(self, seconds: float) -> None:
         self._deadline = time.perf_counter() + seconds
 
+    def seconds_left(self) -> float:
+        return max(0.05, self._deadline - time.perf_counter())
+
     def timeout(self) -> httpx.Timeout:
-        left = max(0.05, self._deadline - time.perf_counter())
-        return httpx.Timeout(left)
+        return httpx.Timeout(self.seconds_left())
 
 
 class _Trace:
@@ -148,7 +151,7 @@ def ping(
             prompt = _check_key(http, budget, report, api_key)
         with httpx.Client(base_url=report.url, headers=headers, transport=transport) as fresh:
             _check_generation(fresh, budget, report, prompt, text=text, language=language)
-        _check_first_packet(report, health, api_key, prompt, text=text, language=language)
+        _check_first_packet(report, budget, health, api_key, prompt, text=text, language=language)
     except _Stop as stop:
         report.verdict, report.detail = stop.verdict, stop.detail
     report.wall_ms = (time.perf_counter() - started) * 1000
@@ -258,6 +261,7 @@ def _check_generation(
 
 def _check_first_packet(
     report: PingReport,
+    budget: _Budget,
     health: HealthResponse,
     api_key: str | None,
     prompt: dict[str, Any],
@@ -274,8 +278,17 @@ def _check_first_packet(
             missing = "; ".join(filter(None, [missing, "/health declares no streaming"]))
         report.ttfp_note = f"skipped: {missing}"
         return
+    seconds = budget.seconds_left()
+    settings = Settings(
+        tts_remote_url=report.url,
+        tts_api_key=SecretStr(api_key) if api_key else None,
+        connect_timeout=seconds,
+        read_timeout=seconds,
+        write_timeout=seconds,
+        pool_timeout=seconds,
+    )
     try:
-        with ProviderClient(report.url, api_key=api_key) as client:
+        with ProviderClient(settings=settings, retry=NO_RETRY) as client:
             started = time.perf_counter()
             for _chunk in client.stream_generate(text, prompt, language):  # type: ignore[attr-defined]
                 report.ttfp_ms = (time.perf_counter() - started) * 1000
