@@ -366,3 +366,61 @@ def test_async_background_polling_and_local_re_creation() -> None:
 
     assert anyio.run(main) == ["a", "a", "local:synthetic"]
     assert not net.providers["b"].generates()
+
+
+def test_one_provider_keeps_sending_what_it_refuses() -> None:
+    """A 422 teaches a one-provider pool nothing: every request is sent, as ProviderClient
+    would, and answered with the provider's own error."""
+    net = FakeNet(FakeProvider("a", languages=("en",)))
+    pool = ProviderPool(PoolConfig.single(Settings(tts_remote_url="http://a:8000")),
+                        transport=net.transport())  # fmt: skip
+    for _ in range(3):
+        with pytest.raises(ProviderHTTPError) as caught:
+            pool.generate("Hallo.", PROMPT_A, "de")
+        assert caught.value.status == 422
+    assert len(net.providers["a"].generates()) == 3
+    assert pool.generate("Hello.", PROMPT_A, "en").provider == "a:8000"
+
+
+def test_a_refused_language_does_not_brand_the_prompt_foreign() -> None:
+    net = FakeNet(FakeProvider("a", languages=("en",)), FakeProvider("b"))
+    pool = pool_of(net)
+    pool._core.by_name["a"].health = None  # capabilities unknown: the pool guesses
+    pool._core.by_name["b"].outstanding = 9
+    assert pool.generate("Hallo.", PROMPT_A, "de").provider == "b"
+    assert pool._core.store.verdict("fake-a", PROMPT_A) is not False
+
+
+def test_one_provider_with_a_local_engine_tries_the_provider_first() -> None:
+    net = FakeNet(FakeProvider("a"))
+    config = PoolConfig.single(Settings(tts_remote_url="http://a:8000"))
+    pool = ProviderPool(config, transport=net.transport(), local=BackendEngine(SyntheticBackend()))
+    made = pool.create_voice_prompt(reference_wav(), "Reference.")
+    assert made.provider == "a:8000"
+    assert pool.generate("Hello.", made.voice_prompt).provider == "a:8000"
+
+
+def test_results_keep_their_short_repr() -> None:
+    pool = pool_of(FakeNet(FakeProvider("a")))
+    assert repr(pool.create_voice_prompt(reference_wav())).startswith("VoicePromptResult(<")
+    assert repr(pool.generate("Hi.", PROMPT_A)).startswith("GenerateResult(<")
+
+
+def test_an_abandoned_probe_does_not_wedge_the_breaker() -> None:
+    now = [0.0]
+
+    def explode(request: httpx.Request) -> httpx.Response:
+        raise KeyboardInterrupt  # stands for a cancellation mid-request
+
+    net = FakeNet(FakeProvider("a", fail=unreachable))
+    pool = pool_of(net, breaker=BreakerPolicy(failure_threshold=1, open_s=1),
+                   member_retry=NO_RETRY)  # fmt: skip
+    breaker = pool._core.by_name["a"].breaker
+    breaker._clock = lambda: now[0]
+    with pytest.raises(ProviderConnectionError):
+        pool.generate("Hello.", PROMPT_A)
+    now[0] = 2.0
+    net.providers["a"].fail = explode
+    with pytest.raises(KeyboardInterrupt):
+        pool.generate("Hello.", PROMPT_A)
+    assert breaker.allows()

@@ -142,6 +142,9 @@ class AsyncProviderPool:
                 if not self._core.failed(step, error, language):
                     raise annotated(error, errors) from None
                 continue
+            except BaseException:
+                self._core.abandoned(step)
+                raise
             finally:
                 self._core.release(step)
             self._core.succeeded(step, result.audio.duration_s, time.perf_counter() - started)
@@ -171,6 +174,9 @@ class AsyncProviderPool:
                 if not self._core.failed(step, error, None):
                     raise annotated(error, errors) from None
                 continue
+            except BaseException:
+                self._core.abandoned(step)
+                raise
             finally:
                 self._core.release(step)
             self._core.succeeded(step, 0.0, 0.0)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
 __all__ = ["AsyncHealthMonitor", "HealthMonitor", "PollSchedule"]
+
+logger = logging.getLogger("voicebox_api._client.health")
 
 _JITTER = 0.1
 
@@ -72,7 +75,11 @@ class HealthMonitor:
             for name in self._schedule.due(time.monotonic()):
                 if self._stop.is_set():
                     return
-                ok = self._poll(name)
+                try:
+                    ok = self._poll(name)
+                except Exception:  # a bug in one poll must not end the polling
+                    logger.exception("polling %s failed", name)
+                    ok = False
                 self._schedule.done(name, ok, time.monotonic())
             self._stop.wait(self._schedule.wait_s(time.monotonic()))
 
@@ -100,6 +107,10 @@ class AsyncHealthMonitor:
         loop = asyncio.get_running_loop()
         while True:
             for name in self._schedule.due(loop.time()):
-                ok = await self._poll(name)
+                try:
+                    ok = await self._poll(name)
+                except Exception:  # a bug in one poll must not end the polling
+                    logger.exception("polling %s failed", name)
+                    ok = False
                 self._schedule.done(name, ok, loop.time())
             await asyncio.sleep(self._schedule.wait_s(loop.time()))

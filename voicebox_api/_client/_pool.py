@@ -155,6 +155,9 @@ class ProviderPool:
                 if not self._core.failed(step, error, language):
                     raise annotated(error, errors) from None
                 continue
+            except BaseException:
+                self._core.abandoned(step)
+                raise
             finally:
                 self._core.release(step)
             self._core.succeeded(step, result.audio.duration_s, time.perf_counter() - started)
@@ -186,6 +189,9 @@ class ProviderPool:
                 if not self._core.failed(step, error, None):
                     raise annotated(error, errors) from None
                 continue
+            except BaseException:
+                self._core.abandoned(step)
+                raise
             finally:
                 self._core.release(step)
             self._core.succeeded(step, 0.0, 0.0)

@@ -71,7 +71,7 @@ class ProviderSpec:
 class PoolConfig:
     providers: tuple[ProviderSpec, ...]
     max_attempts: int = 3
-    """Providers one request may be sent to, the local engine included."""
+    """Remote providers one request may be sent to; a local engine is tried after them."""
     health_interval_s: float | None = 5.0
     """Seconds between /health polls of a healthy provider; None: no background polling."""
     max_health_interval_s: float = 60.0

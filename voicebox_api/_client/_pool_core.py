@@ -27,8 +27,9 @@ timeout, a broken connection, any 5xx, a 429 (rate-limited here, maybe not there
 prompt not known to be accepted; the refusal is learnt). Not resent: other 4xx (the request's
 own fault, the same everywhere) and a success whose body breaks the contract (a
 ``ProtocolError``: the answer arrived; the provider is broken, not busy). Each provider is tried
-at most once per request and at most ``max_attempts`` providers in all, the local engine
-included, so alternating failures end after a bounded number of attempts.
+at most once per request and at most ``max_attempts`` providers in all,
+then the local engine, when there is one, in-process, so alternating failures end after a
+bounded number of attempts.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import itertools
 import random
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 import httpx
@@ -85,7 +86,7 @@ class LocalEngineError(Exception):
     """The local engine failed; ``__cause__`` is its exception."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # the parent's repr: no audio or prompt dumped
 class RoutedGenerateResult(GenerateResult):
     """A ``GenerateResult`` plus where it came from and where the pool tried first."""
 
@@ -93,7 +94,7 @@ class RoutedGenerateResult(GenerateResult):
     tried: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RoutedVoicePromptResult(VoicePromptResult):
     provider: str
     tried: tuple[str, ...]
@@ -119,7 +120,6 @@ class Member(Generic[C]):
     breaker: CircuitBreaker
     outstanding: int = 0
     health: HealthResponse | None = None
-    refused_languages: set[str] = field(default_factory=set)
     recent_s: float = 0.0
     """Moving average of its successful requests' latency: breaks ties between idle members."""
 
@@ -135,8 +135,6 @@ class Member(Generic[C]):
         return self.health is None or self.health.status in READY_STATUSES
 
     def serves_language(self, language: str) -> bool | None:
-        if language in self.refused_languages:
-            return False
         if self.spec.languages:
             return language in self.spec.languages
         capabilities = self.health.capabilities if self.health is not None else None
@@ -275,8 +273,7 @@ class PoolCore(Generic[C]):
         return None
 
     def _with_local(self, steps: list[Step[C]], local_step: Step[C] | None) -> list[Step[C]]:
-        remote_budget = self.config.max_attempts - (1 if local_step is not None else 0)
-        planned = steps[: max(remote_budget, 0)] + ([local_step] if local_step else [])
+        planned = steps[: self.config.max_attempts] + ([local_step] if local_step else [])
         if not planned:
             raise NoProviderError(self._why_none())
         return planned
@@ -340,12 +337,20 @@ class PoolCore(Generic[C]):
         return False
 
     def _learn_refusal(self, member: Member[C], step: Step[C], language: str | None) -> None:
+        """Blame the prompt only when the language is known to be served, so that a refused
+        language never teaches the pool that a prompt is foreign."""
         engine = member.engine
-        prompt_known = step.prompt is not None and self.store.verdict(engine, step.prompt)
-        if step.prompt is not None and engine is not None and not prompt_known:
+        if step.prompt is None or engine is None:
+            return
+        language_served = language is None or member.serves_language(language) is True
+        if language_served and self.store.verdict(engine, step.prompt) is None:
             self.store.learn(engine, step.prompt, accepted=False)
-        elif language is not None:
-            member.refused_languages.add(language)
+
+    def abandoned(self, step: Step[C]) -> None:
+        """The attempt ended without a verdict (cancelled, or an unexpected exception): free
+        the half-open probe it may hold, so that the breaker cannot stay stuck."""
+        if step.member is not None:
+            step.member.breaker.release()
 
     def provider_name(self, step: Step[C]) -> str:
         return step.member.name if step.member is not None else self.local_name
