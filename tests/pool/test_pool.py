@@ -21,6 +21,7 @@ from tests.pool.fakes import (
 )
 from voicebox_api import (
     NO_RETRY,
+    AsyncProviderClient,
     AsyncProviderPool,
     BreakerPolicy,
     LocalEngine,
@@ -48,6 +49,7 @@ def test_one_provider_pool_sends_what_the_client_sends() -> None:
     settings = Settings(tts_remote_url="http://gpu.test:8000/x", tts_api_key="k1")
 
     def run(label: str, target: ProviderClient | ProviderPool) -> None:
+        assert target.health().body.status == "healthy"
         prompt = target.create_voice_prompt(reference_wav(), "A reference.").voice_prompt
         target.generate("Hello there.", prompt, "en", seed=3)
         with pytest.raises(UnavailableError):
@@ -72,7 +74,7 @@ def test_one_provider_pool_sends_what_the_client_sends() -> None:
     for member in pool.clients().values():  # no sleeping in a test: same policy, fake sleep
         member._sleep = sleeps.append  # type: ignore[attr-defined]
     run("pool", pool)
-    assert len(sent["pool"]) == len(sent["client"]) == 1 + 1 + 4  # 503 retried in place, as today
+    assert len(sent["pool"]) == len(sent["client"]) == 1 + 1 + 1 + 4  # 503 retried in place
     for ours, theirs in zip(sent["pool"], sent["client"], strict=True):
         assert ours[:2] == theirs[:2]
         assert comparable(ours[2]) == comparable(theirs[2])
@@ -424,3 +426,36 @@ def test_an_abandoned_probe_does_not_wedge_the_breaker() -> None:
     with pytest.raises(KeyboardInterrupt):
         pool.generate("Hello.", PROMPT_A)
     assert breaker.allows()
+
+
+def test_one_provider_async_pool_sends_what_the_async_client_sends() -> None:
+    settings = Settings(tts_remote_url="http://gpu.test:8000", tts_api_key="k1")
+
+    async def run(target: AsyncProviderClient | AsyncProviderPool) -> None:
+        await target.health()
+        prompt = (await target.create_voice_prompt(reference_wav(), "Ref.")).voice_prompt
+        await target.generate("Hello there.", prompt, "de", seed=3)
+
+    def recorded(use_pool: bool) -> list[tuple[str, str, bytes]]:
+        sent: list[tuple[str, str, bytes]] = []
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            body = request.read()
+            keep = b"" if body.startswith(b"--") else body  # multipart boundaries differ
+            sent.append((request.method, str(request.url), keep))
+            return FakeProvider("gpu.test").handle(request)
+
+        async def main() -> None:
+            transport = httpx.MockTransport(handle)
+            if use_pool:
+                async with AsyncProviderPool(PoolConfig.single(settings),
+                                             transport=transport) as pool:  # fmt: skip
+                    await run(pool)
+            else:
+                async with AsyncProviderClient(settings=settings, transport=transport) as client:
+                    await run(client)
+
+        anyio.run(main)
+        return sent
+
+    assert recorded(use_pool=True) == recorded(use_pool=False)

@@ -32,11 +32,17 @@ from voicebox_api._client._pool_core import (
     RoutingPolicy,
     Step,
     annotated,
+    best_health,
     local_prompt_response,
     local_result,
 )
 from voicebox_api._client._prompts import Reference
-from voicebox_api._client._results import GenerateResult, TranscribeResult, VoicePromptResult
+from voicebox_api._client._results import (
+    GenerateResult,
+    HealthResult,
+    TranscribeResult,
+    VoicePromptResult,
+)
 from voicebox_api._client._retry import RetryPolicy
 from voicebox_api._client._usage import UsageMeter
 from voicebox_api._codec import decode_response
@@ -116,6 +122,11 @@ class AsyncProviderPool:
     async def poll_health(self) -> None:
         for member in self._core.members:
             await self._poll(member.name)
+
+    async def health(self) -> HealthResult:
+        """See :meth:`ProviderPool.health`."""
+        outcomes = [await self._poll_outcome(member.name) for member in self._core.members]
+        return best_health(outcomes)
 
     # --- Endpoints -----------------------------------------------------------------------------
 
@@ -266,12 +277,17 @@ class AsyncProviderPool:
         return self._core.engine_key(member)
 
     async def _poll(self, name: str) -> bool:
+        return isinstance(await self._poll_outcome(name), HealthResult)
+
+    async def _poll_outcome(self, name: str) -> HealthResult | ProviderError:
         member = self._core.by_name[name]
+        outcome: HealthResult | ProviderError
         try:
-            outcome: Any = await member.client.health()
+            outcome = await member.client.health()
         except ProviderError as error:
             outcome = error
-        return self._core.record_health(member, outcome)
+        self._core.record_health(member, outcome)
+        return outcome
 
     # --- Life cycle ----------------------------------------------------------------------------
 

@@ -40,11 +40,17 @@ from voicebox_api._client._pool_core import (
     RoutingPolicy,
     Step,
     annotated,
+    best_health,
     local_prompt_response,
     local_result,
 )
 from voicebox_api._client._prompts import Reference
-from voicebox_api._client._results import GenerateResult, TranscribeResult, VoicePromptResult
+from voicebox_api._client._results import (
+    GenerateResult,
+    HealthResult,
+    TranscribeResult,
+    VoicePromptResult,
+)
 from voicebox_api._client._retry import NO_RETRY, RetryPolicy
 from voicebox_api._client._sync import ProviderClient
 from voicebox_api._client._usage import UsageMeter
@@ -127,6 +133,13 @@ class ProviderPool:
         """Poll every provider's ``/health`` now, in the calling thread."""
         for member in self._core.members:
             self._poll(member.name)
+
+    def health(self) -> HealthResult:
+        """``GET /health`` of every provider (the pool notes each answer); the first ready
+        one's result, else the first answer, else the first provider's error. With one
+        provider this is exactly ``ProviderClient.health()``."""
+        outcomes = [self._poll_outcome(member.name) for member in self._core.members]
+        return best_health(outcomes)
 
     # --- Endpoints -----------------------------------------------------------------------------
 
@@ -285,12 +298,17 @@ class ProviderPool:
         return self._core.engine_key(member)
 
     def _poll(self, name: str) -> bool:
+        return isinstance(self._poll_outcome(name), HealthResult)
+
+    def _poll_outcome(self, name: str) -> HealthResult | ProviderError:
         member = self._core.by_name[name]
+        outcome: HealthResult | ProviderError
         try:
-            outcome: Any = member.client.health()
+            outcome = member.client.health()
         except ProviderError as error:
             outcome = error
-        return self._core.record_health(member, outcome)
+        self._core.record_health(member, outcome)
+        return outcome
 
     # --- Life cycle ----------------------------------------------------------------------------
 

@@ -67,6 +67,7 @@ __all__ = [
     "RoutingPolicy",
     "Step",
     "annotated",
+    "best_health",
     "local_prompt_response",
     "local_result",
 ]
@@ -392,6 +393,15 @@ class PoolCore(Generic[C]):
 
     def engine_key(self, member: Member[C]) -> str:
         return member.engine or f"provider:{member.name}"
+
+
+def best_health(outcomes: Sequence[HealthResult | BaseException]) -> HealthResult:
+    """The first ready answer, else the first answer, else raise the first error."""
+    answers = [o for o in outcomes if isinstance(o, HealthResult)]
+    ready = [a for a in answers if a.ready]
+    if ready or answers:
+        return (ready or answers)[0]
+    raise next(o for o in outcomes if isinstance(o, BaseException))
 
 
 def _provider_fault(error: BaseException) -> bool:
