@@ -1,6 +1,7 @@
 """``python -m reports`` (``voicebox-report``): render reports and the compatibility matrix.
 
     python -m reports [render] INPUT... [--baseline INPUT...] --out DIR [--redact-hosts]
+                      [--gpu-price LABEL=USD_PER_HOUR...]
     python -m reports matrix RECORD... [--label NAME...] [--out FILE]
     python -m reports environment [--out FILE]
 
@@ -20,6 +21,7 @@ from reports.inputs import InputError, load_inputs
 from reports.matrix import render_matrix
 from reports.redact import Redactor, secrets_from_environment
 from reports.render import RenderOptions, render_report
+from reports.sections.cost import parse_gpu_price
 
 __all__ = ["main"]
 
@@ -40,6 +42,13 @@ def _redaction_arguments(parser: argparse.ArgumentParser) -> None:
         help="a key to keep out of the report, besides those found in the inputs and in "
         "$TTS_API_KEY / $OPENAI_API_KEY (repeatable)",
     )
+
+
+def _gpu_price(text: str) -> tuple[str, float]:
+    try:
+        return parse_gpu_price(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -65,6 +74,15 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="a note shown under the title (Markdown; repeatable)",
+    )
+    render.add_argument(
+        "--gpu-price",
+        action="append",
+        default=[],
+        type=_gpu_price,
+        metavar="LABEL=USD_PER_HOUR",
+        help="price of a GPU-hour for LABEL (provider, reference or a run's label): adds the "
+        "cost per audio-hour at the measured throughput (repeatable)",
     )
     _redaction_arguments(render)
 
@@ -109,7 +127,10 @@ def _render(options: argparse.Namespace) -> int:
         inputs,
         options.out,
         RenderOptions(
-            title=options.title, image_base_url=options.image_base_url, notes=tuple(options.note)
+            title=options.title,
+            image_base_url=options.image_base_url,
+            notes=tuple(options.note),
+            gpu_prices=dict(options.gpu_price),
         ),
         redactor,
     )

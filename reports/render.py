@@ -7,7 +7,7 @@ hosted next to it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from reports.runs import RunView, run_views
 from reports.sections.benchmarks import benchmark_section, fmt
 from reports.sections.comparison import comparison_section, pair_runs
 from reports.sections.conformance import conformance_section, record_title, verdict_counts
+from reports.sections.cost import cost_section
 from reports.sections.harness import harness_section
 from reports.sections.loadbalance import loadbalance_section
 from reports.sections.provenance import provenance_section
@@ -52,6 +53,9 @@ class RenderOptions:
     kit_version: str = __version__
     notes: tuple[str, ...] = ()
     """Shown under the title as a note (Markdown), e.g. how the demo made its numbers."""
+    gpu_prices: Mapping[str, float] = field(default_factory=dict)
+    """Dollars per GPU-hour by label (``provider``, ``reference`` or a run's label): the cost
+    section prices each run's audio (``reports.sections.cost``)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ def render_report(
         *_header(inputs, views, options),
         *conformance_section(inputs.conformance),
         *benchmark_section(views, {k: link(v) for k, v in bench_figures.items()}),
+        *cost_section(views, options.gpu_prices),
         *loadbalance_section(
             inputs.loadbalance, [{k: link(v) for k, v in f.items()} for f in lb_figures]
         ),

@@ -65,10 +65,19 @@ class SyntheticBackend:
     deterministic = True
 
     def __init__(
-        self, *, latency_s: float = 0.0, rtf: float = 0.0, max_batch_size: int = 1
+        self,
+        *,
+        latency_s: float = 0.0,
+        rtf: float = 0.0,
+        max_batch_size: int = 1,
+        languages: Sequence[str] = LANGUAGES,
     ) -> None:
         if latency_s < 0 or rtf < 0 or max_batch_size < 1:
             raise ValueError("latency and rtf must be >= 0 and max_batch_size >= 1")
+        unknown_languages = set(languages) - set(LANGUAGES)
+        if not languages or unknown_languages:
+            raise ValueError(f"languages must be a non-empty subset of {', '.join(LANGUAGES)}")
+        self.languages = tuple(languages)
         self.latency_s = latency_s
         self.rtf = rtf
         self.max_batch_size = max_batch_size
@@ -77,14 +86,16 @@ class SyntheticBackend:
     @classmethod
     def from_options(cls, options: Mapping[str, str]) -> SyntheticBackend:
         """Options: ``latency_ms`` (per call), ``rtf`` (sleep per second of audio made),
-        ``max_batch_size``."""
-        unknown = set(options) - {"latency_ms", "rtf", "max_batch_size"}
+        ``max_batch_size``, ``languages`` (``+``-separated, e.g. ``en+fr``: a provider that
+        speaks fewer languages, for routing tests)."""
+        unknown = set(options) - {"latency_ms", "rtf", "max_batch_size", "languages"}
         if unknown:
             raise ValueError(f"unknown synthetic backend option(s): {', '.join(sorted(unknown))}")
         return cls(
             latency_s=float(options.get("latency_ms", "0")) / 1000.0,
             rtf=float(options.get("rtf", "0")),
             max_batch_size=int(options.get("max_batch_size", "1")),
+            languages=tuple(options.get("languages", "+".join(LANGUAGES)).split("+")),
         )
 
     # --- voice prompts -----------------------------------------------------------------------

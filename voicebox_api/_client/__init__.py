@@ -17,6 +17,8 @@ request. ``request()`` sends any request, malformed ones included, and returns t
 """
 
 from voicebox_api._client._async import AsyncProviderClient
+from voicebox_api._client._async_pool import AsyncProviderPool
+from voicebox_api._client._breaker import BreakerPolicy, BreakerState, CircuitBreaker
 from voicebox_api._client._core import USER_AGENT, ExchangeObserver
 from voicebox_api._client._endpoints import (
     WRONG_API_KEY,
@@ -25,6 +27,19 @@ from voicebox_api._client._endpoints import (
     Target,
     audio_content_type,
 )
+from voicebox_api._client._health_monitor import PollSchedule
+from voicebox_api._client._local import LocalEngine
+from voicebox_api._client._pool import ProviderPool
+from voicebox_api._client._pool_config import POOL_ENV_VARIABLES, PoolConfig, ProviderSpec
+from voicebox_api._client._pool_core import (
+    LocalEngineError,
+    NoProviderError,
+    ProviderStatus,
+    RoutedGenerateResult,
+    RoutedVoicePromptResult,
+    RoutingPolicy,
+)
+from voicebox_api._client._prompts import prompt_tag
 from voicebox_api._client._results import (
     Exchange,
     GenerateResult,
@@ -41,26 +56,47 @@ from voicebox_api._client._retry import (
     parse_retry_after,
 )
 from voicebox_api._client._sync import ProviderClient
+from voicebox_api._client._usage import ProviderUsage, UsageMeter, cost_per_audio_hour
 
 __all__ = [
     "NO_RETRY",
+    "POOL_ENV_VARIABLES",
     "RETRYABLE_STATUSES",
     "USER_AGENT",
     "WRONG_API_KEY",
     "AsyncProviderClient",
+    "AsyncProviderPool",
     "AuthMode",
+    "BreakerPolicy",
+    "BreakerState",
+    "CircuitBreaker",
     "Exchange",
     "ExchangeObserver",
     "GenerateResult",
     "HealthResult",
+    "LocalEngine",
+    "LocalEngineError",
+    "NoProviderError",
+    "PollSchedule",
+    "PoolConfig",
     "ProviderClient",
+    "ProviderPool",
+    "ProviderSpec",
+    "ProviderStatus",
+    "ProviderUsage",
     "RequestOptions",
     "RetryPolicy",
     "RetrySchedule",
+    "RoutedGenerateResult",
+    "RoutedVoicePromptResult",
+    "RoutingPolicy",
     "Target",
     "TranscribeResult",
     "TranscriptionResult",
+    "UsageMeter",
     "VoicePromptResult",
     "audio_content_type",
+    "cost_per_audio_hour",
     "parse_retry_after",
+    "prompt_tag",
 ]
