@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from orchestration.processes import ManagedProcess, ProcessFailedError, free_port, wait_http_ok
+from orchestration.processes import ManagedProcess, ProcessFailedError, free_port, wait_ready
 
 __all__ = [
     "Balance",
@@ -180,7 +180,7 @@ def run_nginx(config: NginxConfig, workdir: Path, attempts: int = 3) -> Iterator
         )
         with process:
             try:
-                wait_http_ok(f"http://127.0.0.1:{port}/health", process, timeout_s=15)
+                wait_ready(f"http://127.0.0.1:{port}", process, timeout_s=15)
             except ProcessFailedError as exc:
                 if attempt == attempts or process.running():
                     log = (prefix / "error.log").read_text(errors="replace")[-2000:]

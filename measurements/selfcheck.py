@@ -32,7 +32,7 @@ from benchmarks.provenance import provenance
 from benchmarks.results import SelfCheckReport, write_document
 from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
 from benchmarks.stats import distribution, summarize
-from benchmarks.testing_provider import launch
+from testkit.testing_provider import launch
 
 __all__ = ["main", "run_selfcheck", "wrk_rps"]
 

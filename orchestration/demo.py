@@ -30,8 +30,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
-from orchestration.processes import ManagedProcess, free_port, python_env
-from orchestration.readiness import NotReadyError, wait_ready
+from orchestration.processes import (
+    ManagedProcess,
+    ProcessFailedError,
+    free_port,
+    python_env,
+    wait_ready,
+)
 from reports.environment import capture_environment
 from reports.inputs import InputError, load_inputs
 from reports.redact import REDACTED, Redactor
@@ -192,7 +197,7 @@ def _start_reference(
         url = f"http://127.0.0.1:{port}"
         try:
             took = wait_ready(url, process, timeout_s=config.startup_timeout_s)
-        except NotReadyError as exc:
+        except ProcessFailedError as exc:
             process.stop()
             if "address already in use" in str(exc).lower() and attempt < _PORT_ATTEMPTS:
                 say(f"port {port} was taken meanwhile; trying another")

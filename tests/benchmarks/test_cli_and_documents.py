@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks.results import RunResult, SelfCheckReport, load_document
-from benchmarks.testing_provider import server_log
 from orchestration.processes import REPO_ROOT, python_env
+from testkit.testing_provider import server_log
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.locustrun import run_locust
-from benchmarks.testing_provider import server_log
+from testkit.testing_provider import server_log
 
 pytestmark = pytest.mark.slow
 

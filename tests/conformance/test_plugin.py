@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from conformance.engine.record import ConformanceRecord, Verdict
+from orchestration.processes import python_env
 from tests.conformance.mutants import mutants
 from tests.conformance.provider import API_KEY, provider
 from tests.conformance.rewrite import Exchange, Rewrite
@@ -30,9 +31,8 @@ def run_pytest(
     """``python -m pytest`` in an empty directory, as an author would run it."""
     workdir = tmp_path / "empty"
     workdir.mkdir(exist_ok=True)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("TTS_", "WHISPER_"))}
-    environment["PYTHONPATH"] = str(ROOT)
-    environment.update(env or {})
+    outside = {k: v for k, v in os.environ.items() if not k.startswith(("TTS_", "WHISPER_"))}
+    environment = python_env(env, base=outside)
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         cwd=workdir,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from orchestration.processes import python_env
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).resolve().with_name("standin.py")
@@ -45,7 +46,7 @@ def demo_argv(out: Path, *extra: str, server: str = "", step: str = "") -> list[
 
 
 def start(argv: list[str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    env = python_env()
     env.pop("TTS_API_KEY", None)
     return subprocess.Popen(
         argv, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE

@@ -484,7 +484,7 @@ def selfcheck_report() -> SelfCheckReport:
             command=["python", "-m", "measurements.selfcheck"],
             scenario=None,
         ),
-        null_provider="benchmarks.testing_provider (fixed:0)",
+        null_provider="testkit.testing_provider (fixed:0)",
         wrk_rps=9120.0,
         clients={
             "openloop-closed": {"rps": 2410.0, "cpu": 0.98, "ratio_to_wrk": 0.26},
