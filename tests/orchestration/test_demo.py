@@ -63,6 +63,16 @@ def wait_for_pids(path: Path, process: subprocess.Popen[str], timeout_s: float =
     raise AssertionError(f"{path.name} never appeared")
 
 
+def wait_for_polls(pidfile: Path, process: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    """Wait until the stand-in server has answered the demo's first ``/health`` poll."""
+    polls = pidfile.with_name(f"{pidfile.name}.polls")
+    deadline = time.monotonic() + timeout_s
+    while not (polls.is_file() and polls.read_text().strip()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the demo never polled /health"
+        time.sleep(0.05)
+
+
 def alive(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
@@ -111,7 +121,7 @@ def test_ctrl_c_while_waiting_for_health_stops_the_server_group(tmp_path: Path) 
     process = start(demo_argv(tmp_path / "demo", server=f"--never-ready --pidfile {pids}"))
     started = wait_for_pids(pids, process)
     assert all(alive(p) for p in started)
-    time.sleep(0.5)
+    wait_for_polls(pids, process)  # the demo is in its readiness wait
     process.send_signal(signal.SIGINT)
     code, _, stderr = finish(process, timeout_s=30)
     assert code == 130, stderr
