@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,7 +134,12 @@ def _settings() -> ScenarioSettings:
     )
 
 
-def _open_loop(url: str, config: LbConfig, duration_s: float | None = None) -> list[RequestRecord]:
+def _open_loop(
+    url: str,
+    config: LbConfig,
+    duration_s: float | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> list[RequestRecord]:
     load = LoadConfig(
         host=url,
         rate=config.rate,
@@ -142,7 +147,7 @@ def _open_loop(url: str, config: LbConfig, duration_s: float | None = None) -> l
         schedule="constant",
         timeout_s=60.0,
     )
-    return asyncio.run(run_load(load, _settings(), check_fraction=0.0)).records
+    return asyncio.run(run_load(load, _settings(), check_fraction=0.0, on_start=on_start)).records
 
 
 def _nginx(backends: Sequence[Backend], balance: Balance = "round_robin") -> NginxConfig:
@@ -202,20 +207,25 @@ def measure_failover(config: LbConfig, workdir: Path) -> FailoverResult:
             killed_at.append(time.time())
 
         timer = threading.Timer(config.kill_at_s, kill)
-        started = time.time()
-        timer.start()
+        started: list[float] = []
+
+        def start_the_clock() -> None:  # kill_at_s counts from the first request, not set-up
+            started.append(time.time())
+            timer.start()
+
         try:
-            records = _open_loop(url, config)
+            records = _open_loop(url, config, on_start=start_the_clock)
         finally:
             timer.cancel()
-    kill_time = killed_at[0] if killed_at else started + config.kill_at_s
+    began = started[0] if started else time.time()
+    kill_time = killed_at[0] if killed_at else began + config.kill_at_s
     failures = [r for r in records if not r.ok and r.intended_at >= kill_time - 60.0]
     after = [r for r in records if r.intended_at >= kill_time]
     first = min((r.ended_at or r.intended_at for r in failures), default=None)
     last = max((r.ended_at or r.intended_at for r in failures), default=None)
     return FailoverResult(
         killed=victim.instance_id,
-        killed_after_s=kill_time - started,
+        killed_after_s=kill_time - began,
         burst=ErrorBurst(
             errors=len(failures),
             first_error_after_kill_ms=(first - kill_time) * 1000 if first else None,

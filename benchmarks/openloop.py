@@ -22,7 +22,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -379,9 +379,15 @@ class _CpuMeter:
 
 
 async def run_load(
-    config: LoadConfig, settings: ScenarioSettings, check_fraction: float = 0.1
+    config: LoadConfig,
+    settings: ScenarioSettings,
+    check_fraction: float = 0.1,
+    on_start: Callable[[], None] | None = None,
 ) -> LoadOutcome:
-    """Run one load test against ``config.host`` and return every record."""
+    """Run one load test against ``config.host`` and return every record.
+
+    ``on_start`` is called once set-up (health, voice prompts) is done, as the measured window
+    opens: events timed "into the run" are timed from there, however long set-up took."""
     runner = _Runner(config, settings, check_fraction)
     health = await asyncio.to_thread(fetch_health, config.host)
     offsets = None
@@ -391,6 +397,8 @@ async def run_load(
         )
     async with runner.client() as client:
         await runner.setup(client)
+        if on_start is not None:
+            on_start()
         started_at = time.time()
         began = time.perf_counter()
         interrupted, lost = False, 0
