@@ -1,8 +1,8 @@
 """Stand-ins for the demo's steps, so that its orchestration is tested without the real tools.
 
-    python tests/reports/standin.py server --port P [--api-key K] [--never-ready] [--pidfile F]
-    python tests/reports/standin.py conformance --url U --report-dir D [--hang] [--pidfile F]
-    python tests/reports/standin.py bench --url U --out F
+    python tests/orchestration/standin.py server --port P [--api-key K] [--never-ready] [--pidfile F]
+    python tests/orchestration/standin.py conformance --url U --report-dir D [--hang] [--pidfile F]
+    python tests/orchestration/standin.py bench --url U --out F
 
 ``server`` answers ``/health`` (200 healthy, or 503 loading forever with ``--never-ready``),
 appends a line to ``F.polls`` for each ``/health`` it answers (so that a test sees the demo
@@ -24,7 +24,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().with_name("fixtures")
+FIXTURES = Path(__file__).resolve().parents[1] / "reports" / "fixtures"
 
 
 def _record_pids(pidfile: str | None, *pids: int) -> None:
