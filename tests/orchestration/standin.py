@@ -1,6 +1,7 @@
 """Stand-ins for the demo's steps, so that its orchestration is tested without the real tools.
 
-    python tests/orchestration/standin.py server --port P [--api-key K] [--never-ready] [--pidfile F]
+    python tests/orchestration/standin.py server --port P [--api-key K] [--never-ready]
+        [--unhealthy] [--pidfile F]
     python tests/orchestration/standin.py conformance --url U --report-dir D [--hang] [--pidfile F]
     python tests/orchestration/standin.py bench --url U --out F
 
