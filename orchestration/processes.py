@@ -270,7 +270,8 @@ class ReferenceServerProcess:
     """``python -m reference_server --port N ARGS`` on a free loopback port (tests, measurements).
 
     ``with ReferenceServerProcess("--backend", "synthetic") as server: ...`` waits until the
-    server is ready and stops it (SIGTERM, then SIGKILL) on exit, errors included.
+    server is ready and stops it (SIGTERM, then SIGKILL) on exit, errors included. Its output
+    goes to ``log_path``, or to a scratch file that is read back and removed once it stopped.
     """
 
     def __init__(
@@ -278,7 +279,9 @@ class ReferenceServerProcess:
     ) -> None:
         self.args = args
         self.start_timeout_s = start_timeout_s
+        self._scratch = log_path is None
         self.log_path = log_path or _scratch_log("reference-server")
+        self._kept_log: str | None = None
         self.base_url = ""
         self._serving: contextlib.ExitStack | None = None
         self._process: ManagedProcess | None = None
@@ -291,7 +294,7 @@ class ReferenceServerProcess:
 
     @property
     def log(self) -> str:
-        return self.process.log_text()
+        return self.process.log_text() if self._kept_log is None else self._kept_log
 
     @property
     def lines(self) -> list[str]:
@@ -331,6 +334,9 @@ class ReferenceServerProcess:
     def stop(self) -> None:
         if self._serving is not None:
             self._serving.close()
+        if self._scratch and self._process is not None and self._kept_log is None:
+            self._kept_log = self._process.log_text()
+            self.log_path.unlink(missing_ok=True)
 
     def __exit__(
         self,
