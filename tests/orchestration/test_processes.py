@@ -14,6 +14,7 @@ from orchestration.processes import (
     ManagedProcess,
     ProcessFailedError,
     python_env,
+    serving,
     wait_healthy,
 )
 
@@ -65,3 +66,33 @@ def test_python_children_find_this_checkout_first() -> None:
 
 def _refuse(request: httpx.Request) -> httpx.Response:
     raise httpx.ConnectError("refused", request=request)
+
+
+_HEALTHY = """
+import http.server, sys
+class Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b'{"status": "healthy"}')
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+"""
+
+
+@pytest.mark.slow
+def test_serving_retries_a_child_that_lost_its_port_and_stops_the_one_that_served(
+    tmp_path: Path,
+) -> None:
+    started: list[ManagedProcess] = []
+
+    def make(port: int) -> ManagedProcess:
+        # The first child exits at once, as one whose port was taken meanwhile would.
+        code = "raise SystemExit('address already in use')" if not started else _HEALTHY
+        started.append(
+            ManagedProcess([sys.executable, "-c", code, str(port)], tmp_path / f"{port}.log")
+        )
+        return started[-1]
+
+    with serving(make, timeout_s=30) as (url, process):
+        assert httpx.get(f"{url}/health", timeout=5).json() == {"status": "healthy"}
+        assert process is started[-1]
+    assert len(started) == 2
+    assert not any(child.running() for child in started)
