@@ -2,9 +2,10 @@
 
     python -m benchmarks.loadbalance --backends 3 --out results/lb.json
 
-starts N providers on loopback (the test provider by default; ``--backend-cmd`` runs any other,
-e.g. the reference server), puts a generated nginx in front and measures, through nginx and
-identified by each response's ``X-Served-By``:
+starts N providers on loopback (by default the reference server's synthetic backend, a fixed
+latency per generation and two workers each; ``--backend-cmd`` runs any other provider), puts a
+generated nginx in front and measures, through nginx and identified by each response's
+``X-Served-By``:
 
 1. **share**: an open-loop run; requests served per backend and the largest deviation from 1/N;
 2. **scaling**: saturated closed-loop throughput through 1, 2, ... N backends;
@@ -25,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,23 +47,34 @@ from benchmarks.results import (
 )
 from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
 from benchmarks.stats import summarize
-from orchestration.processes import ManagedProcess, free_port, provider_command, wait_http_ok
+from orchestration.processes import ManagedProcess, free_port, provider_command, wait_ready
 
 __all__ = ["Backend", "LbConfig", "main", "run_suite"]
 
-TEST_PROVIDER = (
-    "{python} -m benchmarks.testing_provider --port {port} --instance-id {instance_id} "
-    "--service fixed:40 --slots 2 --seconds-per-char 0.005"
-)
 PARTS = ("share", "scaling", "failover", "slow")
+BACKEND_LATENCY_MS = 40.0
+
+
+def reference_backend(latency_ms: float = BACKEND_LATENCY_MS) -> str:
+    """The default backend: the reference server's synthetic backend, ``latency_ms`` per
+    generation, two generations at once (two workers, no batching) and a deep queue, with no
+    cache so that every request is generated."""
+    return (
+        "{python} -m reference_server --port {port} --instance-id {instance_id} "
+        f"--backend synthetic --backend-options latency_ms={latency_ms:g} "
+        "--workers 2 --batch-window-ms 0 --queue-size 1024 --cache-bytes 0 --whisper none "
+        "--access-log false --log-level warning"
+    )
 
 
 @dataclass(frozen=True)
 class LbConfig:
     backends: int = 3
-    backend_cmd: str = TEST_PROVIDER
+    backend_cmd: str | None = None
+    """Backend command template; default: ``reference_backend()``."""
     slow_backend_cmd: str | None = None
-    """Template for the slow backend; default: the test provider with ``--service-scale``."""
+    """Template for the slow backend; default: the default backend with ``slowdown`` times its
+    latency. Required with a custom ``backend_cmd`` when the slow part runs."""
     slowdown: float = 5.0
     rate: float = 60.0
     duration_s: float = 10.0
@@ -71,10 +83,20 @@ class LbConfig:
     kill_at_s: float = 4.0
     parts: tuple[str, ...] = PARTS
 
+    def backend_command(self) -> str:
+        return self.backend_cmd or reference_backend()
+
     def slow_command(self) -> str:
         if self.slow_backend_cmd:
             return self.slow_backend_cmd
-        return f"{self.backend_cmd} --service-scale {self.slowdown:g}"
+        if self.backend_cmd:
+            raise ValueError("a custom backend command needs a slow backend command too")
+        return reference_backend(BACKEND_LATENCY_MS * self.slowdown)
+
+    def commands(self) -> list[str]:
+        """The templates this run starts: the backend's, and the slow one's if it runs."""
+        slow = [self.slow_command()] if "slow" in self.parts else []
+        return [self.backend_command(), *slow]
 
 
 @dataclass
@@ -91,7 +113,7 @@ def _backends(
     with contextlib.ExitStack() as stack:
         started: list[Backend] = []
         for index in range(config.backends):
-            template = config.slow_command() if index in slow else config.backend_cmd
+            template = config.slow_command() if index in slow else config.backend_command()
             instance = f"b{index}"
             port = free_port()
             process = ManagedProcess(
@@ -102,7 +124,7 @@ def _backends(
             stack.enter_context(process)
             started.append(Backend(instance, f"127.0.0.1:{port}", process))
         for backend in started:
-            wait_http_ok(f"http://{backend.address}/health", backend.process)
+            wait_ready(f"http://{backend.address}", backend.process)
         yield started
 
 
@@ -112,7 +134,12 @@ def _settings() -> ScenarioSettings:
     )
 
 
-def _open_loop(url: str, config: LbConfig, duration_s: float | None = None) -> list[RequestRecord]:
+def _open_loop(
+    url: str,
+    config: LbConfig,
+    duration_s: float | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> list[RequestRecord]:
     load = LoadConfig(
         host=url,
         rate=config.rate,
@@ -120,7 +147,7 @@ def _open_loop(url: str, config: LbConfig, duration_s: float | None = None) -> l
         schedule="constant",
         timeout_s=60.0,
     )
-    return asyncio.run(run_load(load, _settings(), check_fraction=0.0)).records
+    return asyncio.run(run_load(load, _settings(), check_fraction=0.0, on_start=on_start)).records
 
 
 def _nginx(backends: Sequence[Backend], balance: Balance = "round_robin") -> NginxConfig:
@@ -180,20 +207,25 @@ def measure_failover(config: LbConfig, workdir: Path) -> FailoverResult:
             killed_at.append(time.time())
 
         timer = threading.Timer(config.kill_at_s, kill)
-        started = time.time()
-        timer.start()
+        started: list[float] = []
+
+        def start_the_clock() -> None:  # kill_at_s counts from the first request, not set-up
+            started.append(time.time())
+            timer.start()
+
         try:
-            records = _open_loop(url, config)
+            records = _open_loop(url, config, on_start=start_the_clock)
         finally:
             timer.cancel()
-    kill_time = killed_at[0] if killed_at else started + config.kill_at_s
+    began = started[0] if started else time.time()
+    kill_time = killed_at[0] if killed_at else began + config.kill_at_s
     failures = [r for r in records if not r.ok and r.intended_at >= kill_time - 60.0]
     after = [r for r in records if r.intended_at >= kill_time]
     first = min((r.ended_at or r.intended_at for r in failures), default=None)
     last = max((r.ended_at or r.intended_at for r in failures), default=None)
     return FailoverResult(
         killed=victim.instance_id,
-        killed_after_s=kill_time - started,
+        killed_after_s=kill_time - began,
         burst=ErrorBurst(
             errors=len(failures),
             first_error_after_kill_ms=(first - kill_time) * 1000 if first else None,
@@ -233,10 +265,7 @@ def run_suite(config: LbConfig, workdir: Path) -> LoadBalanceReport:
             notes=["Figures are provisional when the machine's CPUs are shared."],
         ),
         backends=config.backends,
-        backend_command=[
-            " ".join(redact(shlex.split(config.backend_cmd))),
-            " ".join(redact(shlex.split(config.slow_command()))),
-        ],
+        backend_command=[" ".join(redact(shlex.split(cmd))) for cmd in config.commands()],
         nginx=NginxSettings(
             version=nginx_version(),
             balance="round_robin (least_conn in the slow-backend comparison)",
@@ -285,10 +314,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--backends", type=int, default=3)
     parser.add_argument(
         "--backend-cmd",
-        default=TEST_PROVIDER,
-        help="backend command template with {python}, {port}, {instance_id}",
+        help="backend command template with {python}, {port}, {instance_id} "
+        "(default: the reference server's synthetic backend)",
     )
-    parser.add_argument("--slow-backend-cmd", help="template for the slow backend")
+    parser.add_argument(
+        "--slow-backend-cmd", help="template for the slow backend (needed with --backend-cmd)"
+    )
     parser.add_argument("--slowdown", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=60.0, help="open-loop req/s")
     parser.add_argument("--duration", type=float, default=10.0)
@@ -300,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parts = tuple(p.strip() for p in options.parts.split(",") if p.strip())
     if unknown := set(parts) - set(PARTS):
         parser.error(f"unknown parts: {sorted(unknown)}")
+    if options.backend_cmd and not options.slow_backend_cmd and "slow" in parts:
+        parser.error("--backend-cmd needs --slow-backend-cmd for the slow part (or --parts)")
     config = LbConfig(
         backends=options.backends,
         backend_cmd=options.backend_cmd,

@@ -55,8 +55,9 @@ from benchmarks.options import (  # noqa: E402
     validity_thresholds,
 )
 from benchmarks.provenance import fetch_health, provenance  # noqa: E402
-from benchmarks.responses import interpret, parse_server_timing  # noqa: E402
-from benchmarks.results import RequestRecord, RunResult, write_document  # noqa: E402
+from benchmarks.records import request_record  # noqa: E402
+from benchmarks.responses import Outcome, interpret  # noqa: E402
+from benchmarks.results import RequestRecord, RunConfig, RunResult, write_document  # noqa: E402
 from benchmarks.scenarios import PreparedRequest, RequestFactory, ScenarioSettings  # noqa: E402
 from benchmarks.shapes import (  # noqa: E402
     SaturationRule,
@@ -245,53 +246,32 @@ class ProviderUser(FastHttpUser):
         ) as response:
             meta = response.request_meta
             status = int(response.status_code or 0)
-            error_class: str | None
-            detail: str | None
             if status == 0:
                 error = _error_class(getattr(response, "error", None))
-                outcome_ok, error_class, detail = False, error, str(meta.get("exception"))[:200]
-                audio_s, checked, prompt = None, False, None
+                outcome = Outcome(False, error, str(meta.get("exception"))[:200])
             else:
                 outcome = interpret(
                     prepared.operation, status, response.content or b"", check=check
                 )
-                outcome_ok, error_class, detail = (
-                    outcome.ok,
-                    outcome.error_class,
-                    outcome.error_detail,
-                )
-                audio_s, checked, prompt = outcome.audio_s, outcome.checked, outcome.voice_prompt
-            if outcome_ok:
+            if outcome.ok:
                 response.success()
             else:
-                response.failure(f"{error_class}: {detail}")
-        headers = response.headers or {}
-        service_ms = float(meta["response_time"])
+                response.failure(f"{outcome.error_class}: {outcome.error_detail}")
         start = float(meta["start_time"])
         COLLECTOR.add(
-            RequestRecord(
-                id=prepared.request_id,
-                operation=prepared.operation,
-                worker=_worker_name(self.environment),
-                intended_at=start,
+            request_record(
+                prepared,
+                outcome,
+                intended_at=start,  # a closed loop: nothing is scheduled ahead of the send
                 sent_at=start,
-                ended_at=start + service_ms / 1000,
-                queue_ms=0.0,
-                service_ms=service_ms,
-                latency_ms=service_ms,
+                service_ms=float(meta["response_time"]),
                 status=status or None,
-                ok=outcome_ok,
-                error_class=error_class,
-                error_detail=detail,
-                request_bytes=prepared.size,
                 response_bytes=int(meta.get("response_length") or 0),
-                audio_s=audio_s,
-                served_by=headers.get("x-served-by"),
-                server_timing=parse_server_timing(headers.get("server-timing")),
-                checked=checked,
+                headers=response.headers or {},
+                worker=_worker_name(self.environment),
             )
         )
-        return prompt
+        return outcome.voice_prompt
 
 
 def _worker_name(environment: Any) -> str | None:
@@ -422,20 +402,20 @@ def build_result(environment: Any) -> RunResult:
             notes=COLLECTOR.notes,
         ),
         mode="locust",
-        config={
-            "scenario": settings.scenario,
-            "mix": dict(settings.weights()),
-            "users": options.num_users,
-            "spawn_rate": options.spawn_rate,
-            "run_time": options.run_time,
-            "user_rate": options.user_rate,
-            "shape": options.shape,
-            "check_fraction": options.check_fraction,
-            "workers": len(COLLECTOR.worker_cpu),
-            "client_cpu_by_process": cpus,
-            "stop_timeout": environment.stop_timeout,
-            "references": [r.name for r in settings.references],
-        },
+        config=RunConfig(
+            scenario=settings.scenario,
+            mix=dict(settings.weights()),
+            check_fraction=options.check_fraction,
+            references=[r.name for r in settings.references],
+            users=options.num_users,
+            spawn_rate=options.spawn_rate,
+            run_time_s=options.run_time,
+            user_rate=options.user_rate,
+            shape=options.shape,
+            workers=len(COLLECTOR.worker_cpu),
+            client_cpu_by_process=cpus,
+            stop_timeout_s=environment.stop_timeout,
+        ),
         summary=summary,
         validity=validity,
         slo=evaluate_slo(summary, slo) if slo.any else None,

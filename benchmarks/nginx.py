@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from orchestration.processes import ManagedProcess, ProcessFailedError, free_port, wait_http_ok
+from orchestration.processes import ManagedProcess, ProcessFailedError, serving
 
 __all__ = [
     "Balance",
@@ -165,26 +165,31 @@ http {{
 def run_nginx(config: NginxConfig, workdir: Path, attempts: int = 3) -> Iterator[str]:
     """Start nginx on a free loopback port; yields its base URL; always stops it."""
     binary = find_nginx()
-    for attempt in range(1, attempts + 1):
-        prefix = workdir / f"nginx-{attempt}-{os.getpid()}"
+    prefixes: list[Path] = []
+
+    def make(port: int) -> ManagedProcess:
+        prefix = workdir / f"nginx-{len(prefixes) + 1}-{os.getpid()}"
         prefix.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        prefixes.append(prefix)
         conf = prefix / "nginx.conf"
         conf.write_text(render_config(config, port, prefix))
-        process = ManagedProcess(
+        return ManagedProcess(
             [binary, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
             prefix / "stdout.log",
             env=dict(os.environ),
             cwd=prefix,
             name="nginx",
         )
-        with process:
-            try:
-                wait_http_ok(f"http://127.0.0.1:{port}/health", process, timeout_s=15)
-            except ProcessFailedError as exc:
-                if attempt == attempts or process.running():
-                    log = (prefix / "error.log").read_text(errors="replace")[-2000:]
-                    raise ProcessFailedError(f"{exc}\n--- error.log ---\n{log}") from None
-                continue
-            yield f"http://127.0.0.1:{port}"
-            return
+
+    with contextlib.ExitStack() as stack:
+        try:
+            url, _ = stack.enter_context(serving(make, timeout_s=15, attempts=attempts))
+        except ProcessFailedError as exc:
+            raise ProcessFailedError(f"{exc}\n--- error.log ---\n{_error_log(prefixes)}") from None
+        yield url
+
+
+def _error_log(prefixes: list[Path]) -> str:
+    with contextlib.suppress(OSError, IndexError):
+        return (prefixes[-1] / "error.log").read_text(errors="replace")[-2000:]
+    return ""

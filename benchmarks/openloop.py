@@ -22,8 +22,8 @@ import math
 import random
 import sys
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 import httpx
@@ -38,8 +38,9 @@ from benchmarks.options import (
     validity_thresholds,
 )
 from benchmarks.provenance import fetch_health, provenance
-from benchmarks.responses import Outcome, interpret, parse_server_timing
-from benchmarks.results import RequestRecord, RunResult, write_document
+from benchmarks.records import request_record
+from benchmarks.responses import Outcome, interpret
+from benchmarks.results import RequestRecord, RunConfig, RunResult, write_document
 from benchmarks.scenarios import PreparedRequest, RequestFactory, ScenarioSettings
 from benchmarks.stats import distribution, summarize
 from benchmarks.verdicts import (
@@ -237,27 +238,15 @@ class _Runner:
             )
         else:
             outcome = interpret(prepared.operation, status, body, check=check)
-        service_ms = (ended - sent) * 1000
-        queue_ms = (sent - intended) * 1000
-        record = RequestRecord(
-            id=prepared.request_id,
-            operation=prepared.operation,
+        record = request_record(
+            prepared,
+            outcome,
             intended_at=self.clock.epoch(intended),
             sent_at=self.clock.epoch(sent),
-            ended_at=self.clock.epoch(ended),
-            queue_ms=queue_ms,
-            service_ms=service_ms,
-            latency_ms=queue_ms + service_ms,
+            service_ms=(ended - sent) * 1000,
             status=status,
-            ok=outcome.ok,
-            error_class=outcome.error_class,
-            error_detail=outcome.error_detail,
-            request_bytes=prepared.size,
             response_bytes=len(body),
-            audio_s=outcome.audio_s,
-            served_by=headers.get("x-served-by"),
-            server_timing=parse_server_timing(headers.get("server-timing")),
-            checked=outcome.checked,
+            headers=headers,
         )
         return record, outcome
 
@@ -391,9 +380,15 @@ class _CpuMeter:
 
 
 async def run_load(
-    config: LoadConfig, settings: ScenarioSettings, check_fraction: float = 0.1
+    config: LoadConfig,
+    settings: ScenarioSettings,
+    check_fraction: float = 0.1,
+    on_start: Callable[[], None] | None = None,
 ) -> LoadOutcome:
-    """Run one load test against ``config.host`` and return every record."""
+    """Run one load test against ``config.host`` and return every record.
+
+    ``on_start`` is called once set-up (health, voice prompts) is done, as the measured window
+    opens: events timed "into the run" are timed from there, however long set-up took."""
     runner = _Runner(config, settings, check_fraction)
     health = await asyncio.to_thread(fetch_health, config.host)
     offsets = None
@@ -403,6 +398,8 @@ async def run_load(
         )
     async with runner.client() as client:
         await runner.setup(client)
+        if on_start is not None:
+            on_start()
         started_at = time.time()
         began = time.perf_counter()
         interrupted, lost = False, 0
@@ -481,21 +478,27 @@ def build_result(
         "requests": settings.seed,
         "seed_policy": settings.seed_policy,
     }
-    run_config: dict[str, Any] = {
-        **asdict(config),
-        "scenario": settings.scenario,
-        "mix": dict(settings.weights()),
-        "check_fraction": check_fraction,
-        "slo_latency_ms": slo_latency_ms,
-        "scheduled": outcome.scheduled,
-        "nominal_rate_rps": config.rate,
-        "scheduled_rate_rps": (outcome.scheduled or 0) / config.duration_s,
-        "client_cpu": outcome.client_cpu,
-        "client_cpu_peak_1s": outcome.client_cpu_peak,
-        "client_loop_lag_ms": lag.model_dump() if lag else None,
-        "references": [r.name for r in settings.references],
-        "texts": len(settings.texts),
-    }
+    run_config = RunConfig(
+        scenario=settings.scenario,
+        mix=dict(settings.weights()),
+        check_fraction=check_fraction,
+        references=[r.name for r in settings.references],
+        texts=len(settings.texts),
+        slo_latency_ms=slo_latency_ms,
+        schedule=config.schedule,
+        nominal_rate_rps=config.rate,
+        scheduled_rate_rps=(outcome.scheduled or 0) / config.duration_s,
+        scheduled=outcome.scheduled,
+        duration_s=config.duration_s,
+        seed=config.seed,
+        concurrency=config.concurrency,
+        voices=config.voices,
+        timeout_s=config.timeout_s,
+        max_requests=config.max_requests,
+        client_cpu=outcome.client_cpu,
+        client_cpu_peak_1s=outcome.client_cpu_peak,
+        client_loop_lag_ms=lag,
+    )
     return RunResult(
         provenance=provenance(
             "benchmarks.openloop",
@@ -525,8 +528,8 @@ def format_summary(result: RunResult) -> str:
         f"{result.mode} {result.provenance.scenario} against {result.provenance.target}: "
         f"{s.requests} requests in {s.duration_s:g} s, {s.ok} ok, {s.errors} errors "
         f"{s.errors_by_class or ''}, {s.dropped} dropped",
-        f"  rate: scheduled {result.config.get('scheduled_rate_rps', 0):.2f}/s, "
-        f"ok {s.ok_rps:.2f}/s; client CPU {result.config['client_cpu']:.0%} of a core",
+        f"  rate: scheduled {result.config.scheduled_rate_rps or 0:.2f}/s, "
+        f"ok {s.ok_rps:.2f}/s; client CPU {result.config.client_cpu or 0:.0%} of a core",
     ]
     if s.latency:
         lat = s.latency

@@ -22,9 +22,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 __all__ = [
+    "READABLE_MAJORS",
     "SCHEMA_VERSION",
     "AnyDocument",
     "BackendShare",
@@ -40,6 +41,7 @@ __all__ = [
     "OperationSummary",
     "Provenance",
     "RequestRecord",
+    "RunConfig",
     "RunResult",
     "RunSummary",
     "SaturationStep",
@@ -55,8 +57,13 @@ __all__ = [
     "write_document",
 ]
 
-SCHEMA_VERSION = "1.0"
-"""MAJOR.MINOR. A minor version only adds optional fields; readers ignore fields they lack."""
+SCHEMA_VERSION = "2.0"
+"""MAJOR.MINOR. A minor version only adds optional fields; readers ignore fields they lack.
+
+2.0: a run's ``config`` is a typed ``RunConfig``; the open loop's ``rate`` is
+``nominal_rate_rps`` only. 1.x documents are still read (``RunConfig`` maps their keys)."""
+READABLE_MAJORS = ("1", "2")
+"""The major versions this kit reads."""
 
 Operation = Literal["generate", "create_voice_prompt", "transcribe", "health", "null"]
 
@@ -262,6 +269,77 @@ class SaturationStep(_Model):
     reason: str | None = None
 
 
+class RunConfig(_Model):
+    """A run's settings, typed: what readers pair, compare and label runs by.
+
+    Members a tool adds beyond these are kept as they are (``extra``); readers do not rely on
+    them. Open- and closed-loop runs (``benchmarks.openloop``) fill the loop members, Locust runs
+    the Locust ones; the rest are null.
+    """
+
+    scenario: str
+    mix: dict[str, float] = Field(default_factory=dict, description="Operation weights.")
+    check_fraction: float = Field(description="Share of responses decoded and checked in full.")
+    references: list[str] = Field(default_factory=list, description="Reference clips used.")
+    texts: int | None = Field(default=None, description="Texts in the corpus.")
+    slo_latency_ms: float | None = None
+    # Open and closed loop.
+    schedule: str | None = Field(default=None, description="poisson, constant, ...")
+    nominal_rate_rps: float | None = Field(
+        default=None,
+        description="The rate asked for (--rate): open loop, the target; closed loop, the "
+        "loops' total pacing rate (0: as fast as they can).",
+    )
+    scheduled_rate_rps: float | None = Field(
+        default=None,
+        description="Open loop: requests the seeded schedule offered per second of the run "
+        "(a short Poisson schedule strays from the nominal rate).",
+    )
+    scheduled: int | None = Field(default=None, description="Requests the schedule held.")
+    duration_s: float | None = None
+    seed: int | None = Field(default=None, description="The schedule's seed.")
+    concurrency: int | None = Field(
+        default=None, description="Open loop: cap on requests in flight. Closed loop: loops."
+    )
+    voices: int | None = Field(default=None, description="Voice prompts made at setup.")
+    timeout_s: float | None = None
+    max_requests: int | None = None
+    client_cpu: float | None = Field(default=None, description="Client CPU, share of a core.")
+    client_cpu_peak_1s: float | None = None
+    client_loop_lag_ms: Distribution | None = None
+    # Locust.
+    users: int | None = None
+    spawn_rate: float | None = None
+    run_time_s: float | None = None
+    user_rate: float | None = Field(default=None, description="Requests per second per user.")
+    shape: str | None = None
+    workers: int | None = Field(default=None, description="Locust worker processes.")
+    client_cpu_by_process: list[float] = Field(default_factory=list)
+    stop_timeout_s: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_version_1(cls, data: Any) -> Any:
+        """1.x wrote the open loop's settings verbatim (``rate``, sometimes without the derived
+        rates) and Locust's ``run_time`` and ``stop_timeout`` without their unit."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "rate" in data:
+            rate = data.pop("rate")
+            data.setdefault("nominal_rate_rps", rate)
+        for old, new in (("run_time", "run_time_s"), ("stop_timeout", "stop_timeout_s")):
+            if old in data:
+                data.setdefault(new, data.pop(old))
+        if data.get("scheduled_rate_rps") is None and data.get("mode", "open") == "open":
+            scheduled, duration = data.get("scheduled"), data.get("duration_s")
+            if isinstance(scheduled, int) and isinstance(duration, int | float) and duration > 0:
+                data["scheduled_rate_rps"] = scheduled / duration
+            elif "nominal_rate_rps" in data:
+                data["scheduled_rate_rps"] = data["nominal_rate_rps"]
+        return data
+
+
 class RunResult(_Model):
     """A single load run: open-loop, closed-loop or Locust."""
 
@@ -269,7 +347,7 @@ class RunResult(_Model):
     kind: Literal["run"] = "run"
     provenance: Provenance
     mode: Literal["open-loop", "closed-loop", "locust"]
-    config: dict[str, Any] = Field(description="The tool's settings, verbatim.")
+    config: RunConfig
     summary: RunSummary
     validity: ValidityReport
     slo: SloVerdict | None = None

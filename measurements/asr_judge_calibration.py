@@ -33,7 +33,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from conformance.judges.asr import AsrJudge, LocalWhisperJudge, cer, wer
-from reference_server.backends import espeak
+from testkit.speech import synthesize_espeak
 
 __all__ = [
     "SENTENCES",
@@ -41,7 +41,6 @@ __all__ = [
     "calibrate_voice",
     "main",
     "synthesize",
-    "synthesize_espeak",
     "synthesize_flite",
 ]
 
@@ -66,14 +65,6 @@ DEFAULT_VOICES: Final = (
     "espeak:en",
 )
 _FLITE_TIMEOUT_S: Final = 30
-
-
-def synthesize_espeak(text: str, voice: str = "en-us") -> tuple[npt.NDArray[np.float32], int]:
-    """Speak ``text`` with the reference server's espeak-ng engine, plain: the voice's own pitch
-    and range at 175 words per minute. Returns (samples, rate)."""
-    request = espeak.SynthesisRequest(text=text, voice=voice, rate=175, pitch=50, range=50, seed=0)
-    samples = espeak.synthesize(request).astype(np.float32) / 32768.0
-    return samples, espeak.engine_info().sample_rate
 
 
 def synthesize_flite(text: str, voice: str = "slt") -> tuple[npt.NDArray[np.float32], int]:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from conformance import ConformanceRecord
-from orchestration.reference import ReferenceServerProcess
+from orchestration.processes import ReferenceServerProcess, python_env
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,8 +47,8 @@ class Cost:
 def measure(label: str, url: str, *pytest_args: str) -> Cost:
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TTS_", "WHISPER_"))}
-        env["PYTHONPATH"] = str(_ROOT)
+        outside = {k: v for k, v in os.environ.items() if not k.startswith(("TTS_", "WHISPER_"))}
+        env = python_env(base=outside)
         started = time.perf_counter()
         subprocess.run(
             [

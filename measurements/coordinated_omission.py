@@ -30,7 +30,7 @@ from benchmarks.results import (
 )
 from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
 from benchmarks.stats import summarize
-from benchmarks.testing_provider import launch, server_log
+from testkit.testing_provider import launch, server_log
 
 __all__ = ["StallExperiment", "compare", "main"]
 

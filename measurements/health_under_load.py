@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from orchestration.reference import ReferenceServerProcess
+from orchestration.processes import ReferenceServerProcess
 from reference_server.backends.registry import BackendUnavailableError, ensure_available
 from voicebox_api import write_audio
 

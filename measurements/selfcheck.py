@@ -32,7 +32,7 @@ from benchmarks.provenance import provenance
 from benchmarks.results import SelfCheckReport, write_document
 from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
 from benchmarks.stats import distribution, summarize
-from benchmarks.testing_provider import launch
+from testkit.testing_provider import launch
 
 __all__ = ["main", "run_selfcheck", "wrk_rps"]
 
@@ -92,7 +92,7 @@ def _locust(url: str, workdir: Path, users: int, seconds: float) -> dict[str, fl
         extra=["--mix", "health=1", "--check-fraction", "0"],
     )
     summary = run.result.summary
-    cpus = run.result.config.get("client_cpu_by_process") or [0.0]
+    cpus = run.result.config.client_cpu_by_process or [0.0]
     return {"rps": summary.ok_rps, "errors": float(summary.errors), "cpu": float(max(cpus))}
 
 

@@ -29,7 +29,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from orchestration.reference import ReferenceServerProcess
+from orchestration.processes import ReferenceServerProcess
 from reference_server.backends.base import GenerateJob
 from reference_server.backends.synthetic import CHAR_SECONDS, EDGE_SECONDS, SyntheticBackend
 from voicebox_api import GenerateResponse, decode_response

@@ -1,6 +1,7 @@
-"""Starting, watching and always stopping the programs a run needs: providers, nginx, Locust, and
-the one-command demo (``python -m orchestration.demo``) that strings the whole kit together.
+"""Starting, watching and always stopping the programs a run needs.
 
-It sits above the protocol, the server, the suite, the benchmarks and the reports, and nothing
-below it imports it except the load-balancing benchmark's process manager.
+Two layers: ``orchestration.processes`` (one process manager, free ports, the child environment
+and the ``/health`` readiness poller) is the bottom layer that every program and test may use;
+``orchestration.demo`` (``python -m orchestration.demo``, the whole kit in one command) sits
+above the protocol, the server, the suite, the benchmarks and the reports.
 """

@@ -29,8 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
-from orchestration.processes import ManagedProcess, free_port, python_env
-from orchestration.readiness import NotReadyError, wait_ready
+from orchestration.processes import ManagedProcess, ProcessFailedError, python_env, serving
 from reports.environment import capture_environment
 from reports.inputs import InputError, load_inputs
 from reports.redact import REDACTED, Redactor
@@ -180,27 +179,23 @@ def _start_reference(
     config: DemoConfig, out: Path, key: str | None, say: Say, stack: contextlib.ExitStack
 ) -> str:
     log = out / "logs" / "reference-server.log"
-    for attempt in range(1, _PORT_ATTEMPTS + 1):
-        port = free_port()
+
+    def make(port: int) -> ManagedProcess:
         argv = expand(
             config.server_command, {"python": sys.executable, "port": port, "api_key": key or ""}
         )
         say(f"starting the reference server: {_shown(argv, key)}")
-        process = stack.enter_context(
-            ManagedProcess(argv, log, env=_server_env(config, key), name="reference server")
+        return ManagedProcess(argv, log, env=_server_env(config, key), name="reference server")
+
+    began = time.monotonic()
+    try:
+        url, _ = stack.enter_context(
+            serving(make, timeout_s=config.startup_timeout_s, attempts=_PORT_ATTEMPTS)
         )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            took = wait_ready(url, process, timeout_s=config.startup_timeout_s)
-        except NotReadyError as exc:
-            process.stop()
-            if "address already in use" in str(exc).lower() and attempt < _PORT_ATTEMPTS:
-                say(f"port {port} was taken meanwhile; trying another")
-                continue
-            raise DemoError(f"the reference server did not become ready: {exc}") from None
-        say(f"ready at {url} after {took:.1f} s (log: {_rel(log, out)})")
-        return url
-    raise DemoError("no free port for the reference server")  # pragma: no cover
+    except ProcessFailedError as exc:
+        raise DemoError(f"the reference server did not become ready: {exc}") from None
+    say(f"ready at {url} after {time.monotonic() - began:.1f} s (log: {_rel(log, out)})")
+    return url
 
 
 def _server_env(config: DemoConfig, key: str | None) -> dict[str, str]:

@@ -25,9 +25,8 @@ SESSION_GAP_S: Final = 15 * 60.0
 """Longest pause between two compared runs that still counts as one session."""
 _LOAD_KEYS: Final = (
     "scenario",
-    "mode",
     "schedule",
-    "rate",
+    "nominal_rate_rps",
     "scheduled_rate_rps",
     "duration_s",
     "concurrency",
@@ -35,6 +34,7 @@ _LOAD_KEYS: Final = (
     "voices",
     "check_fraction",
 )
+"""The ``RunConfig`` members two runs must share to be compared (and the run's ``mode``)."""
 
 
 @dataclass(frozen=True)
@@ -174,11 +174,11 @@ def _session(runs: Sequence[RunResult]) -> Finding:
 
 def _load(provider: RunResult, baseline: RunResult) -> Finding:
     a, b = _load_settings(provider), _load_settings(baseline)
-    differing = [f"{k}: {a.get(k)} vs {b.get(k)}" for k in _LOAD_KEYS if a.get(k) != b.get(k)]
+    differing = [f"{k}: {a[k]} vs {b[k]}" for k in a if a[k] != b[k]]
     if differing:
         return Finding(False, "different load settings (" + "; ".join(differing) + ")")
     described = f"{a.get('mode')} {a.get('scenario')}"
-    nominal, scheduled = a.get("rate"), a.get("scheduled_rate_rps")
+    nominal, scheduled = a.get("nominal_rate_rps"), a.get("scheduled_rate_rps")
     if isinstance(nominal, int | float):
         described += f" at {nominal:g}/s"
         if isinstance(scheduled, int | float) and round(scheduled, 3) != round(nominal, 3):
@@ -187,11 +187,11 @@ def _load(provider: RunResult, baseline: RunResult) -> Finding:
 
 
 def _load_settings(run: RunResult) -> dict[str, object]:
-    settings = {k: run.config.get(k) for k in _LOAD_KEYS}
-    settings["mode"] = run.mode
-    settings["scenario"] = run.provenance.scenario or settings["scenario"]
-    rate = settings["scheduled_rate_rps"]
-    settings["scheduled_rate_rps"] = round(rate, 3) if isinstance(rate, float) else rate
+    settings: dict[str, object] = {"mode": run.mode}
+    settings.update(run.config.model_dump(include=set(_LOAD_KEYS)))
+    settings["scenario"] = run.provenance.scenario or run.config.scenario
+    rate = run.config.scheduled_rate_rps
+    settings["scheduled_rate_rps"] = round(rate, 3) if rate is not None else None
     return settings
 
 

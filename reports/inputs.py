@@ -17,6 +17,7 @@ from typing import Any, Final, Generic, Literal, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 from benchmarks.results import (
+    READABLE_MAJORS,
     AnyDocument,
     Document,
     LoadBalanceReport,
@@ -34,7 +35,6 @@ Role = Literal["provider", "baseline"]
 T_co = TypeVar("T_co", covariant=True)
 
 _BENCH_KINDS: Final = frozenset({"run", "loadbalance", "selfcheck", "stall-comparison"})
-_SUPPORTED_BENCH_MAJOR: Final = "1"
 _BENCH: TypeAdapter[AnyDocument] = TypeAdapter(Document)
 
 
@@ -168,8 +168,12 @@ def _parse(tree: dict[str, Any], source: str) -> Any:
 
 def _check_bench_version(tree: dict[str, Any], source: str) -> None:
     version = str(tree.get("schema_version", ""))
-    if version.split(".", maxsplit=1)[0] != _SUPPORTED_BENCH_MAJOR:
+    if version.split(".", maxsplit=1)[0] not in READABLE_MAJORS:
         raise InputError(
             f"{source}: schema_version {version!r} is not readable by this kit "
-            f"(it reads {_SUPPORTED_BENCH_MAJOR}.x); upgrade voicebox-provider-kit"
+            f"(it reads {_readable()}); upgrade voicebox-provider-kit"
         )
+
+
+def _readable() -> str:
+    return ", ".join(f"{major}.x" for major in READABLE_MAJORS)

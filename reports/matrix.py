@@ -11,10 +11,9 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from conformance import ConformanceRecord, Verdict, clauses
+from conformance import NOT_RUN, VERDICT_SYMBOL, ConformanceRecord, Verdict, clauses, legend
 from reports.inputs import Loaded
 from reports.markdown import bold, cell, clause_id, code, table
-from reports.symbols import NOT_RUN, VERDICT_SYMBOL, legend
 from voicebox_api import SPEC_VERSION
 
 __all__ = ["default_labels", "render_matrix"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from benchmarks.results import LoadBalanceReport
+from conformance import record_title, verdict_counts
 from reports import plots
 from reports.comparability import assess
 from reports.inputs import ReportInputs
@@ -22,7 +23,7 @@ from reports.redact import Redactor
 from reports.runs import RunView, run_views
 from reports.sections.benchmarks import benchmark_section, fmt
 from reports.sections.comparison import comparison_section, pair_runs
-from reports.sections.conformance import conformance_section, record_title, verdict_counts
+from reports.sections.conformance import conformance_section
 from reports.sections.cost import cost_section
 from reports.sections.harness import harness_section
 from reports.sections.loadbalance import loadbalance_section

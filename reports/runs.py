@@ -36,22 +36,12 @@ class RunView:
     def offered_rps(self) -> float | None:
         """The rate the seeded schedule actually offered (a short Poisson schedule strays from
         the nominal rate); None for closed loops, where the server sets the pace."""
-        return self._rate(("scheduled_rate_rps", "nominal_rate_rps", "rate"))
+        return self.run.config.scheduled_rate_rps if self.run.mode == "open-loop" else None
 
     @property
     def nominal_rps(self) -> float | None:
         """The rate that was asked for (``--rate``): what names the run and pairs it."""
-        return self._rate(("nominal_rate_rps", "rate", "scheduled_rate_rps"))
-
-    def _rate(self, keys: tuple[str, ...]) -> float | None:
-        if self.run.mode != "open-loop":
-            return None
-        for key in keys:
-            value = self.run.config.get(key)
-            if isinstance(value, int | float) and value > 0:
-                return float(value)
-        summary = self.run.summary
-        return summary.requests / summary.duration_s if summary.duration_s else None
+        return self.run.config.nominal_rate_rps if self.run.mode == "open-loop" else None
 
     def latencies_ms(self) -> list[float]:
         return [r.latency_ms for r in self.run.records if r.ok and r.latency_ms is not None]
@@ -94,12 +84,12 @@ def run_views(runs: Sequence[Loaded[RunResult]]) -> list[RunView]:
 
 def _base_label(item: Loaded[RunResult]) -> str:
     run = item.document
-    scenario = run.provenance.scenario or run.config.get("scenario") or "run"
+    scenario = run.provenance.scenario or run.config.scenario
     prefix = BASELINE_PREFIX if item.role == "baseline" else ""
     view = RunView(item, "")
     if view.nominal_rps is not None:
         return f"{prefix}{run.mode} {scenario} {view.nominal_rps:.3g}/s"
-    users = run.config.get("users") or run.config.get("concurrency")
+    users = run.config.users if run.mode == "locust" else run.config.concurrency
     suffix = f" ×{users}" if isinstance(users, int) else ""
     return f"{prefix}{run.mode} {scenario}{suffix}"
 

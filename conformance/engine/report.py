@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
+from conformance.engine.markdown import render_markdown
 from conformance.engine.record import (
-    VERDICT_ORDER,
     CaseResult,
     ConformanceRecord,
     Provenance,
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from conformance.engine.runner import Runner
     from conformance.engine.session import Session
 
-__all__ = ["FinishedRun", "build_record", "render_markdown", "write_reports"]
+__all__ = ["FinishedRun", "build_record", "write_reports"]
 
 
 class FinishedRun(Protocol):
@@ -96,39 +96,3 @@ def write_reports(record: ConformanceRecord, directory: Path) -> tuple[Path, Pat
     json_path.write_text(record.model_dump_json(indent=2) + "\n", encoding="utf-8")
     md_path.write_text(render_markdown(record), encoding="utf-8")
     return json_path, md_path
-
-
-def render_markdown(record: ConformanceRecord) -> str:
-    p = record.provenance
-    verdict = "PASSED" if record.passed else "FAILED"
-    counts = ", ".join(f"{n} {v.value}" for v, n in record.summary.items() if n)
-    lines = [
-        f"# Conformance: {verdict}",
-        "",
-        f"Provider `{p.provider_url}` against Provider API v{p.spec_version} "
-        f"(voicebox-provider-kit {p.kit_version}), {p.started_at:%Y-%m-%d %H:%M} UTC, "
-        f"{p.duration_s:.1f} s, {record.requests.total} requests.",
-        "",
-        counts + ".",
-        "",
-        "| Verdict | ID | Level | Requirement | Note |",
-        "|---|---|---|---|---|",
-    ]
-    ordered = sorted(record.cases, key=lambda c: VERDICT_ORDER.index(c.verdict))
-    lines += [_row(case) for case in ordered]
-    problems = [c for c in ordered if c.verdict.is_problem]
-    for case in problems:
-        lines += ["", f"## {case.id} — {case.verdict.value}", "", f"> {case.requirement}", ""]
-        if case.expected is not None:
-            lines += [f"- Expected: {case.expected}", f"- Actual: {case.actual}"]
-        if case.curl:
-            lines += ["", "```sh", case.curl, "```"]
-    return "\n".join(lines) + "\n"
-
-
-def _row(case: CaseResult) -> str:
-    note = (case.reason or "").replace("|", "\\|").replace("\n", " ")
-    if case.known_failure:
-        note = f"known failure: {case.known_failure}"
-    requirement = case.requirement.replace("|", "\\|")
-    return f"| {case.verdict.value} | {case.id} | {case.level} | {requirement} | {note[:160]} |"

@@ -7,14 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from benchmarks.results import RunSummary
-from conformance import VERDICT_ORDER, ConformanceRecord
+from conformance import NOT_RUN, VERDICT_ORDER, ConformanceRecord, verdict_label
 from reports.comparability import Comparability, assess
 from reports.environment import EnvironmentSnapshot
 from reports.inputs import Loaded
 from reports.markdown import alert, bold, cell, clause_id, table
 from reports.runs import RunView
 from reports.sections.benchmarks import fmt
-from reports.symbols import NOT_RUN, verdict_label
 
 __all__ = ["Pair", "comparison_section", "pair_runs"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
-from benchmarks.testing_provider import launch
+from testkit.testing_provider import launch
 
 
 @pytest.fixture

@@ -8,14 +8,44 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.loadbalance import LbConfig, run_suite
+from benchmarks.loadbalance import LbConfig, main, run_suite
 from benchmarks.nginx import NginxConfig, find_nginx, render_config, run_nginx
 from benchmarks.results import LoadBalanceReport, load_document, write_document
+from orchestration.processes import provider_command
+from reference_server.config import load_config
+
+TESTING_PROVIDER = (
+    "{python} -m testkit.testing_provider --port {port} --instance-id {instance_id} "
+    "--service fixed:40 --slots 2 --seconds-per-char 0.005"
+)
+"""The ground truth: known service times, so the policies' tails can be compared exactly."""
 
 needs_nginx = pytest.mark.skipif(
     shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists(),
     reason="nginx is not installed (apt-get install nginx)",
 )
+
+
+def test_the_default_backends_are_reference_servers_with_two_slots() -> None:
+    config = LbConfig(slowdown=5.0)
+    normal, slow = (
+        load_config(provider_command(template, 8123, "b0")[3:], environ={})
+        for template in config.commands()
+    )
+    assert provider_command(config.backend_command(), 8123, "b0")[1:3] == ["-m", "reference_server"]
+    assert (normal.backend, normal.port, normal.instance_id) == ("synthetic", 8123, "b0")
+    assert (normal.workers, normal.max_batch_size, normal.cache_bytes) == (2, None, 0)
+    assert normal.queue_size > 100  # requests beyond the two in service queue, as with --slots
+    assert normal.backend_options == {"latency_ms": "40"}
+    assert slow.backend_options == {"latency_ms": "200"}
+
+
+def test_a_custom_backend_needs_its_slow_twin() -> None:
+    with pytest.raises(ValueError, match="slow backend command"):
+        LbConfig(backend_cmd=TESTING_PROVIDER).commands()
+    assert LbConfig(backend_cmd=TESTING_PROVIDER, parts=("share",)).commands() == [TESTING_PROVIDER]
+    with pytest.raises(SystemExit):
+        main(["--backend-cmd", TESTING_PROVIDER, "--parts", "slow"])
 
 
 def test_generated_config_keeps_everything_in_the_prefix_and_on_loopback(tmp_path: Path) -> None:
@@ -60,8 +90,9 @@ def test_nginx_null_provider_answers_health(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_share_scaling_failover_and_slow_backend(tmp_path: Path) -> None:
     config = LbConfig(
-        backends=2, rate=40.0, duration_s=3.0, scaling_duration_s=2.5, kill_at_s=1.5,
-        loops_per_backend=4,
+        backends=2, backend_cmd=TESTING_PROVIDER,
+        slow_backend_cmd=f"{TESTING_PROVIDER} --service-scale 5", slowdown=5.0,
+        rate=40.0, duration_s=3.0, scaling_duration_s=2.5, kill_at_s=1.5, loops_per_backend=4,
     )  # fmt: skip
     report = run_suite(config, tmp_path)
     path = write_document(report, tmp_path / "lb.json")
@@ -92,20 +123,11 @@ def test_share_scaling_failover_and_slow_backend(tmp_path: Path) -> None:
     assert least_conn.served_by["b0"] < round_robin.served_by["b0"], slow
 
 
-REFERENCE_SERVER = (
-    "{python} -m reference_server --port {port} --instance-id {instance_id} "
-    "--backend synthetic --backend-options latency_ms=20"
-)
-
-
 @needs_nginx
 @pytest.mark.nginx
 @pytest.mark.slow
-def test_reference_server_instances_share_the_load_behind_nginx(tmp_path: Path) -> None:
-    pytest.importorskip("reference_server.backends.synthetic")
-    config = LbConfig(
-        backends=2, backend_cmd=REFERENCE_SERVER, rate=20.0, duration_s=2.0, parts=("share",)
-    )
+def test_the_default_reference_servers_share_the_load_behind_nginx(tmp_path: Path) -> None:
+    config = LbConfig(backends=2, rate=20.0, duration_s=2.0, parts=("share",))
     report = run_suite(config, tmp_path)
     assert report.share is not None
     assert report.share.requests == {"b0": 20, "b1": 20}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.locustrun import run_locust
-from benchmarks.testing_provider import server_log
+from testkit.testing_provider import server_log
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ def test_distributed_workers_ship_every_record_to_the_master(provider: str, tmp_
     assert summary.audio_seconds == pytest.approx(server_audio)
     assert summary.request_bytes == sum(r.request_bytes for r in records)
     assert not any("did not flush" in n for n in result.provenance.notes)
-    assert result.config["workers"] == 2
+    assert result.config.workers == 2
 
 
 @pytest.mark.parametrize("provider", [["--service", "fixed:20", "--slots", "1"]], indirect=True)

@@ -17,8 +17,8 @@ import pytest
 from benchmarks.openloop import LoadConfig, run_load
 from benchmarks.scenarios import ScenarioSettings
 from benchmarks.stats import distribution, summarize
-from benchmarks.testing_provider import server_log
 from measurements.coordinated_omission import StallExperiment, compare
+from testkit.testing_provider import server_log
 
 pytestmark = pytest.mark.slow
 

@@ -1,16 +1,11 @@
-"""Serve an ASGI app on loopback in a background thread, and run the suite against it."""
+"""The reference server on loopback, optionally with one defect, and the suite run against it."""
 
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-
-import uvicorn
 
 from conformance.checks import registered
 from conformance.engine.options import AsrJudgeChoice, SpeakerJudgeChoice, SuiteOptions
@@ -19,6 +14,7 @@ from conformance.engine.runner import Runner
 from conformance.engine.session import Session
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
+from testkit.serving import serve
 from tests.conformance.rewrite import Rewrite, RewriteMiddleware
 
 API_KEY = "conformance-test-key-7f3a"
@@ -37,42 +33,14 @@ burst of eight concurrent generations always provokes a 503 and ERR-8 is exercis
 text limit (GEN-5/6)."""
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the test provider did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 @contextlib.contextmanager
 def provider(rewrite: Rewrite | None = None, **config: Any) -> Iterator[str]:
     """The reference server (espeak, bundled Whisper), optionally with one defect."""
     app: Any = create_app(replace(BASE_CONFIG, **config))
     if rewrite is not None:
         app = RewriteMiddleware(app, rewrite)
-    with serve(app) as url:
+    # No wait for /health: a mutant may break it, and the suite is what judges it.
+    with serve(app, wait_health=False) as url:
         yield url
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from orchestration.processes import python_env
 from voicebox_api import ENV_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,9 +19,8 @@ def run_pytest(
     """``python -m pytest`` in ``tmp_path/empty``, without the developer's seed variables."""
     workdir = tmp_path / "empty"
     workdir.mkdir(exist_ok=True)
-    environment = {k: v for k, v in os.environ.items() if k not in ENV_VARIABLES.values()}
-    environment["PYTHONPATH"] = str(ROOT)
-    environment.update(env or {})
+    outside = {k: v for k, v in os.environ.items() if k not in ENV_VARIABLES.values()}
+    environment = python_env(env, base=outside)
     return subprocess.run(
         [sys.executable, "-m", "pytest", *args],
         cwd=workdir,

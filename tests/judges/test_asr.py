@@ -93,7 +93,7 @@ def local_judge() -> LocalWhisperJudge:
 @pytest.fixture(scope="module")
 def spoken() -> list[tuple[str, npt.NDArray[np.float32], int]]:
     pytest.importorskip("espeakng_loader", reason="needs espeakng-loader")
-    from measurements.asr_judge_calibration import synthesize_espeak
+    from testkit.speech import synthesize_espeak
 
     return [(text, *synthesize_espeak(text, "en-us")) for text in SENTENCES]
 

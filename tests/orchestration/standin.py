@@ -1,12 +1,14 @@
 """Stand-ins for the demo's steps, so that its orchestration is tested without the real tools.
 
-    python tests/reports/standin.py server --port P [--api-key K] [--never-ready] [--pidfile F]
-    python tests/reports/standin.py conformance --url U --report-dir D [--hang] [--pidfile F]
-    python tests/reports/standin.py bench --url U --out F
+    python tests/orchestration/standin.py server --port P [--api-key K] [--never-ready]
+        [--unhealthy] [--pidfile F]
+    python tests/orchestration/standin.py conformance --url U --report-dir D [--hang] [--pidfile F]
+    python tests/orchestration/standin.py bench --url U --out F
 
-``server`` answers ``/health`` (200 healthy, or 503 loading forever with ``--never-ready``) and
-starts a grandchild that sleeps, so that a test can check that the whole process group is
-stopped. The steps copy fixture documents where the real tools would write theirs, after
+``server`` answers ``/health`` (200 healthy, or 503 loading forever with ``--never-ready``),
+appends a line to ``F.polls`` for each ``/health`` it answers (so that a test sees the demo
+polling), and starts a grandchild that sleeps, so that a test can check that the whole process
+group is stopped. The steps copy fixture documents where the real tools would write theirs, after
 checking that the URL they were given answers.
 """
 
@@ -44,6 +46,9 @@ def serve(port: int, never_ready: bool, pidfile: str | None, unhealthy: bool = F
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if pidfile:
+                with Path(f"{pidfile}.polls").open("a") as polls:
+                    polls.write(f"{self.path}\n")
             status = 200 if state == "healthy" else 503
             body = {
                 "status": state,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from orchestration.processes import python_env
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = Path(__file__).resolve().with_name("standin.py")
@@ -45,7 +46,7 @@ def demo_argv(out: Path, *extra: str, server: str = "", step: str = "") -> list[
 
 
 def start(argv: list[str]) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+    env = python_env()
     env.pop("TTS_API_KEY", None)
     return subprocess.Popen(
         argv, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -60,6 +61,16 @@ def wait_for_pids(path: Path, process: subprocess.Popen[str], timeout_s: float =
         assert process.poll() is None, process.communicate()
         time.sleep(0.1)
     raise AssertionError(f"{path.name} never appeared")
+
+
+def wait_for_polls(pidfile: Path, process: subprocess.Popen[str], timeout_s: float = 60) -> None:
+    """Wait until the stand-in server has answered the demo's first ``/health`` poll."""
+    polls = pidfile.with_name(f"{pidfile.name}.polls")
+    deadline = time.monotonic() + timeout_s
+    while not (polls.is_file() and polls.read_text().strip()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the demo never polled /health"
+        time.sleep(0.05)
 
 
 def alive(pid: int) -> bool:
@@ -110,7 +121,7 @@ def test_ctrl_c_while_waiting_for_health_stops_the_server_group(tmp_path: Path) 
     process = start(demo_argv(tmp_path / "demo", server=f"--never-ready --pidfile {pids}"))
     started = wait_for_pids(pids, process)
     assert all(alive(p) for p in started)
-    time.sleep(0.5)
+    wait_for_polls(pids, process)  # the demo is in its readiness wait
     process.send_signal(signal.SIGINT)
     code, _, stderr = finish(process, timeout_s=30)
     assert code == 130, stderr
@@ -135,10 +146,12 @@ def test_sigterm_during_a_step_stops_the_step_and_the_server(tmp_path: Path) -> 
 @pytest.mark.slow
 def test_a_server_that_never_gets_ready_fails_in_bounded_time(tmp_path: Path) -> None:
     pids = tmp_path / "server.pids"
+    # Long enough for a cold interpreter to start the stand-in and answer 503 loading, so that
+    # the demo gives up on a server that is loading, not on one that is still starting.
     argv = demo_argv(
-        tmp_path / "demo", "--startup-timeout", "2", server=f"--never-ready --pidfile {pids}"
+        tmp_path / "demo", "--startup-timeout", "15", server=f"--never-ready --pidfile {pids}"
     )
-    code, _, stderr = finish(start(argv), timeout_s=60)
+    code, _, stderr = finish(start(argv), timeout_s=90)
     assert code == 1
     assert "did not become ready" in stderr
     assert "HTTP 503" in stderr

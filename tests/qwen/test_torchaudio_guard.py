@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import os
 import subprocess
 import sys
 import types
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.processes import python_env
 from reference_server.backends.qwen.torchaudio_guard import (
     KALDI_MODULE,
     TorchaudioUnavailableError,
@@ -125,7 +125,7 @@ def test_qwen_tts_imports_in_a_fresh_process_with_a_clean_stdout() -> None:
     done = subprocess.run(
         [sys.executable, "-c", script],
         cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
+        env=python_env(),
         capture_output=True,
         text=True,
         timeout=120,

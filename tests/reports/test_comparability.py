@@ -59,7 +59,8 @@ def test_runs_hours_apart_are_not_one_session() -> None:
 
 def test_different_load_settings_are_named() -> None:
     provider, reference = _pair()
-    faster = provider.model_copy(update={"config": {**provider.config, "scheduled_rate_rps": 4.0}})
+    config = provider.config.model_copy(update={"scheduled_rate_rps": 4.0})
+    faster = provider.model_copy(update={"config": config})
     verdict = assess(faster, reference)
     assert verdict.load.ok is False
     assert "scheduled_rate_rps: 4.0 vs 2.0" in verdict.load.text

@@ -46,7 +46,7 @@ def test_a_folder_skips_json_that_is_not_a_document(tmp_path: Path) -> None:
         ('{"kind": "weather"}', "kind 'weather' is not a document of this kit"),
         ("[1, 2]", "kind None is not a document of this kit"),
         ('{"kind": "run", "schema_version": "1.0"}', "not a valid run document"),
-        ('{"kind": "run", "schema_version": "2.0"}', "schema_version '2.0' is not readable"),
+        ('{"kind": "run", "schema_version": "3.0"}', "schema_version '3.0' is not readable"),
         ('{"kind": "conformance"}', "not a valid conformance document"),
     ],
 )

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from conformance import ConformanceRecord, record_markdown, render_markdown
+from reports.inputs import load_inputs
 from reports.markdown import cell, code, code_block, details, readable_json, table
 from reports.render import RenderedReport
+from reports.sections.conformance import conformance_section
 from tests.reports import gfm
 from tests.reports.conftest import Render
+from tests.reports.make_fixtures import FIXTURES
 
 GOLDENS = Path(__file__).with_name("goldens")
 UPDATE = os.environ.get("UPDATE_GOLDENS") == "1"
@@ -193,3 +197,18 @@ def test_readable_json_keeps_plain_lists_on_one_line() -> None:
     assert '"languages": ["en", "zh"]' in text
     assert '"nested": [\n' in text
     assert json.loads(text) == value
+
+
+def test_conformance_md_and_the_report_render_a_record_with_one_renderer() -> None:
+    path = FIXTURES / "conformance-provider.json"
+    record = ConformanceRecord.model_validate_json(path.read_text())
+    page = render_markdown(record)
+    assert page.startswith("# Conformance\n")
+    assert "\n".join(record_markdown(record, level=2)) in page
+    (item,) = load_inputs([path]).conformance
+    section = "\n".join(conformance_section([item]))
+    body = record_markdown(item.document, level=3, source=item.source)
+    assert "\n".join(body) in section
+    table_rows = [line for line in body if line.startswith("| **")]
+    assert table_rows
+    assert all(row in section for row in table_rows)

@@ -1,23 +1,23 @@
-"""Fixtures: the app in-process (TestClient, lifespan included) and on a loopback uvicorn."""
+"""Fixtures: the app in-process (TestClient, lifespan included) and on a loopback uvicorn
+(``serve``, from testkit)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from orchestration.processes import wait_healthy
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
+from testkit.serving import serve
 from tests.server.fakes import FakeTranscriber, ProbeBackend
+
+__all__ = ["INSTANCE", "Harness", "make_config", "serve"]
 
 INSTANCE = "test-instance"
 
@@ -26,15 +26,6 @@ def make_config(**overrides: Any) -> ServerConfig:
     settings: dict[str, Any] = {"backend": "synthetic", "whisper": "none", "instance_id": INSTANCE}
     settings.update(overrides)
     return ServerConfig(**settings)
-
-
-def wait_ready(get: Callable[[str], httpx.Response], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if get("/health").status_code == 200:
-            return
-        time.sleep(0.01)
-    raise AssertionError("the server did not become ready")
 
 
 @dataclass
@@ -84,7 +75,7 @@ def make_harness() -> Iterator[HarnessFactory]:
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)
-        wait_ready(client.get)
+        wait_healthy(client, timeout_s=10)
         return Harness(app=app, client=client, tts=backend, transcriber=transcriber)
 
     yield make
@@ -95,27 +86,3 @@ def make_harness() -> Iterator[HarnessFactory]:
 @pytest.fixture
 def harness(make_harness: HarnessFactory) -> Harness:
     return make_harness(transcriber=FakeTranscriber())
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run ``app`` on a loopback uvicorn in a thread; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise AssertionError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        with httpx.Client(base_url=base_url, timeout=10) as client:
-            wait_ready(client.get)
-        yield base_url
-    finally:
-        server.should_exit = True
-        thread.join(15)

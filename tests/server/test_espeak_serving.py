@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pytest
 
-from orchestration.reference import ReferenceServerProcess
+from orchestration.processes import ReferenceServerProcess
 from reference_server.backends.registry import BackendUnavailableError, ensure_available
 from voicebox_api import GenerateResponse, HealthResponse, decode_response, write_audio
 

@@ -62,13 +62,20 @@ def test_a_missing_optional_dependency_says_what_to_install(
 
 
 def test_espeak_is_wired() -> None:
+    """The default backend ships with the server extra: it is built by name, speaks as a
+    ``TTSBackend``, and refuses settings it cannot honour."""
+    ensure_available("espeak")
+    backend = create_tts_backend("espeak", BackendSettings())
     try:
-        ensure_available("espeak")
-    except BackendUnavailableError as error:  # until the espeak branch is merged
-        message = str(error)
-    else:
-        return
-    assert "espeak" in message
+        assert isinstance(backend, TTSBackend)
+        assert (backend.name, backend.device) == ("espeak", "cpu")
+        assert backend.model.startswith("espeak-ng")
+    finally:
+        backend.close()
+    with pytest.raises(ValueError, match="no model and no backend options"):
+        create_tts_backend("espeak", BackendSettings(options={"latency_ms": "5"}))
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        create_tts_backend("espeak", BackendSettings(device="cuda"))
 
 
 def test_a_non_backend_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import pytest
@@ -47,6 +47,13 @@ def _run(backend: BatchRecorder, payloads: list[Any]) -> list[Any]:
 
 def _other_run(backend: BatchRecorder, payloads: list[Any]) -> list[Any]:
     return backend.run(payloads)
+
+
+async def _until(happened: Callable[[], bool], timeout_s: float = 10) -> None:
+    """Wait for an event rather than for a guess at how long it takes."""
+    async with asyncio.timeout(timeout_s):
+        while not happened():
+            await asyncio.sleep(0.005)
 
 
 def _scheduler(backends: Sequence[BatchRecorder], **kwargs: Any) -> Scheduler[BatchRecorder]:
@@ -130,7 +137,7 @@ def test_a_full_batch_starts_at_once_without_waiting_for_the_window() -> None:
             await asyncio.sleep(0.005)
         # These queue up behind the running batch, as they would under load.
         second = [asyncio.ensure_future(scheduler.submit(i, _run, key="k")) for i in range(4, 8)]
-        await asyncio.sleep(0.02)
+        await _until(lambda: scheduler.depth == 4)
         backend.gate.set()
         await asyncio.wait_for(asyncio.gather(*first, *second), 10)
 
@@ -149,8 +156,7 @@ def test_full_queue_refuses_with_a_retry_after() -> None:
         while not backend.batches:
             await asyncio.sleep(0.005)
         queued = [asyncio.ensure_future(scheduler.submit(i, _run)) for i in range(2)]
-        await asyncio.sleep(0.01)
-        assert scheduler.depth == 2
+        await _until(lambda: scheduler.depth == 2)
         with pytest.raises(QueueFullError) as refused:
             await scheduler.submit("one too many", _run)
         assert refused.value.retry_after_s >= 1

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from orchestration.processes import wait_healthy
 from reference_server.app import create_app
 from reference_server.backends.registry import bundled_whisper_available
-from tests.server.conftest import make_config, wait_ready
+from tests.server.conftest import make_config
 from tests.server.fakes import ProbeBackend, tone_wav
 from voicebox_api import HealthResponse, OpenAIVerboseTranscription, TranscribeResponse
 
@@ -20,7 +21,7 @@ pytestmark = [
 def test_auto_whisper_serves_both_transcription_endpoints() -> None:
     app = create_app(make_config(whisper="auto", whisper_device="cpu"), tts_factory=ProbeBackend)
     with TestClient(app) as client:
-        wait_ready(client.get, timeout_s=60)
+        wait_healthy(client, timeout_s=60)
         health = HealthResponse.model_validate_json(client.get("/health").content)
         assert health.capabilities is not None
         assert health.capabilities.transcribe is True

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from measurements.asr_judge_calibration import synthesize_espeak
 from reference_server.backends.whisper import WhisperBackend
+from testkit.speech import synthesize_espeak
 
 SPOKEN = "The weather is nice today, so we are going for a walk in the park."
 

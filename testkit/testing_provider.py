@@ -9,7 +9,7 @@ distribution, and it logs its own timings for every request (``GET /_test/log``)
 - a **capacity limit** (``--slots``): at most N requests in service, the rest queue;
 - **garbage** (``--bad-audio-every N``): every Nth generation answers NaN samples.
 
-Run: ``python -m benchmarks.testing_provider --port 8000 --service lognormal:40:0.5``.
+Run: ``python -m testkit.testing_provider --port 8000 --service lognormal:40:0.5``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from orchestration.processes import ManagedProcess, ProcessFailedError, free_port, wait_http_ok
+from orchestration.processes import ManagedProcess, serving
 from voicebox_api import (
     Capabilities,
     GenerateRequest,
@@ -372,7 +372,7 @@ def server_log(base_url: str) -> list[dict[str, Any]]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.testing_provider")
+    parser = argparse.ArgumentParser(prog="python -m testkit.testing_provider")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--instance-id", default="test-0")
@@ -438,26 +438,15 @@ if __name__ == "__main__":
 def launch(
     workdir: Path, *args: str, instance_id: str = "test-0", attempts: int = 3
 ) -> Iterator[tuple[str, ManagedProcess]]:
-    """Run the test provider on a free loopback port; yields its base URL and process.
+    """Run the test provider on a free loopback port; yields its base URL and process."""
 
-    The port is picked by the kernel and could be taken before the child binds it, so a child
-    that exits before it is ready is retried on a new port.
-    """
-    for attempt in range(1, attempts + 1):
-        port = free_port()
-        argv = [sys.executable, "-m", "benchmarks.testing_provider", "--port", str(port)]
-        process = ManagedProcess(
-            [*argv, "--instance-id", instance_id, *args],
+    def make(port: int) -> ManagedProcess:
+        return ManagedProcess(
+            [sys.executable, "-m", "testkit.testing_provider", "--port", str(port),
+             "--instance-id", instance_id, *args],
             workdir / f"provider-{instance_id}-{port}.log",
             name=f"test provider {instance_id}",
-        )
-        url = f"http://127.0.0.1:{port}"
-        with process:
-            try:
-                wait_http_ok(f"{url}/health", process)
-            except ProcessFailedError:
-                if attempt == attempts or process.running():
-                    raise
-                continue
-            yield url, process
-            return
+        )  # fmt: skip
+
+    with serving(make, attempts=attempts) as (url, process):
+        yield url, process

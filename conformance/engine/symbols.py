@@ -1,10 +1,11 @@
-"""The symbols a report uses for verdicts, the same in every table and in the legend."""
+"""The symbols for verdicts, the same in every table, in the legend, in conformance.md and in
+the report."""
 
 from __future__ import annotations
 
 from typing import Final
 
-from conformance import VERDICT_ORDER, Verdict
+from conformance.engine.record import VERDICT_ORDER, Verdict
 
 __all__ = ["NOT_RUN", "VERDICT_SYMBOL", "legend", "verdict_label"]
 
