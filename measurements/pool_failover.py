@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from orchestration.reference import ReferenceServerProcess
+from orchestration.processes import ReferenceServerProcess
 from voicebox_api import (
     AsyncProviderPool,
     BreakerPolicy,

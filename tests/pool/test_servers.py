@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from orchestration.reference import ReferenceServerProcess
+from orchestration.processes import ReferenceServerProcess
 from reference_server.backends.synthetic import SyntheticBackend
 from tests.pool.fakes import reference_wav
 from voicebox_api import (
@@ -104,7 +104,7 @@ def test_all_providers_down_fails_fast_and_bounded() -> None:
         prompt = pool.create_voice_prompt(reference_wav(), "A reference.").voice_prompt
         for process in processes:
             process.process.kill()
-            process.process.wait()
+            process.process.wait(timeout=30)
         started = time.monotonic()
         try:
             for _ in range(10):
@@ -139,7 +139,7 @@ def test_the_kits_espeak_backend_as_local_fallback() -> None:
                 assert made.provider == "remote"
                 assert pool.generate("Hello there.", made.voice_prompt).provider == "remote"
                 server.process.kill()
-                server.process.wait()
+                server.process.wait(timeout=30)
                 result = pool.generate("Hello there.", made.voice_prompt)
         assert result.provider == "local:espeak"
         assert result.tried == ("remote",)
