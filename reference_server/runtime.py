@@ -22,6 +22,7 @@ import soundfile as sf
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
+    Synthesis,
     Transcription,
     TranscriptionBackend,
     TTSBackend,
@@ -200,6 +201,14 @@ class Runtime:
             self.metrics.rtf.observe(model_s / stats.batch_size / encoded.audio_seconds)
         return encoded, stats
 
+    async def synthesize(self, job: GenerateJob) -> tuple[Synthesis, JobStats]:
+        """Generate one job and return its samples (for /v1/audio/speech, which encodes them
+        in the format the client asks for)."""
+        self.require_tts()
+        synthesis, stats = await self._submit(self._tts_queue, job, _synthesize, None)
+        self.metrics.audio_seconds.inc(synthesis.samples.shape[0] / synthesis.sample_rate)
+        return synthesis, stats
+
     async def create_voice_prompt(
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
     ) -> tuple[dict[str, Any], JobStats]:
@@ -292,6 +301,7 @@ class Runtime:
             transcribe=transcriber is not None,
             openai_transcriptions=transcriber is not None,
             transcribe_languages=sorted(transcriber.languages) if transcriber else None,
+            openai_speech=True,
         )
 
 
@@ -309,6 +319,10 @@ def _unavailable(phase: Phase) -> ApiError:
         Phase.READY: ("the server cannot take this request now", "unavailable"),
     }[phase]
     return ApiError(503, reason[0], code=reason[1], headers={"Retry-After": LOADING_RETRY_AFTER})
+
+
+def _synthesize(backend: TTSBackend, jobs: list[GenerateJob]) -> list[Synthesis]:
+    return backend.generate(jobs)
 
 
 def _create_voice_prompt(
