@@ -57,6 +57,14 @@ def add_options(parser: pytest.Parser) -> None:
         "[env OPENAI_BASE_URL].",
     )
     add(
+        "--speech-url",
+        help="Base URL of an OpenAI-compatible speech server, e.g. http://host:8091/v1, to check "
+        "POST /audio/speech there (SPEECH-*); alone, it checks only that [env SPEECH_BASE_URL].",
+    )
+    add("--speech-api-key", help="Bearer key for --speech-url [env SPEECH_API_KEY].")
+    add("--speech-model", default="tts-1", help="The model sent to the speech endpoint.")
+    add("--speech-voice", default="alloy", help="A voice the speech server names (alloy).")
+    add(
         "--conformance-level",
         choices=[level.value for level in Level],
         default=Level.ALL.value,
@@ -169,17 +177,24 @@ class SuiteOptions:
     timeout_s: float = 300.0
     replay: bool = True
     wait_s: float = 120.0
+    speech_url: str | None = None
+    speech_api_key: str | None = field(default=None, repr=False)
+    speech_model: str = "tts-1"
+    speech_voice: str = "alloy"
+    speech_only: bool = False
+    """Only --speech-url was given: the run checks the SPEECH-* clauses alone."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SuiteOptions | None:
         """The options of this run, or None when no provider URL is given at all."""
         url = _option(config, "provider_url", "TTS_REMOTE_URL")
-        if not url:
+        speech_url = _strip(_option(config, "speech_url", "SPEECH_BASE_URL"))
+        if not url and not speech_url:
             return None
         baseline = _option(config, "known_failures")
         report = _option(config, "conformance_report")
         return cls(
-            provider_url=str(url).rstrip("/"),
+            provider_url=str(url).rstrip("/") if url else _server_root(str(speech_url)),
             api_key=_option(config, "provider_api_key", "TTS_API_KEY"),
             whisper_url=_strip(_option(config, "whisper_url", "WHISPER_REMOTE_URL")),
             whisper_mode=_option(config, "whisper_mode", "WHISPER_MODE"),
@@ -199,10 +214,17 @@ class SuiteOptions:
             timeout_s=float(config.getoption("conformance_timeout")),
             replay=not config.getoption("no_replay"),
             wait_s=max(0.0, float(config.getoption("conformance_wait"))),
+            speech_url=speech_url,
+            speech_api_key=_option(config, "speech_api_key", "SPEECH_API_KEY"),
+            speech_model=str(config.getoption("speech_model")),
+            speech_voice=str(config.getoption("speech_voice")),
+            speech_only=not url,
         )
 
     def selects(self, clause_id: str, level: str) -> bool:
         """Whether a case runs under --case, --skip-case and --conformance-level."""
+        if self.speech_only and not clause_id.startswith("SPEECH-"):
+            return False
         if self.level is Level.MUST and level != "MUST":
             return False
         if self.level is Level.SHOULD and level == "MAY":
@@ -232,7 +254,16 @@ class SuiteOptions:
             "timeout_s": self.timeout_s,
             "replay": self.replay,
             "wait_s": self.wait_s,
+            "speech_url": self.speech_url,
+            "speech_api_key": "***" if self.speech_api_key else None,
+            "speech_model": self.speech_model,
+            "speech_voice": self.speech_voice,
         }
+
+
+def _server_root(speech_url: str) -> str:
+    """The server's root for /health: the speech base URL without its ``/v1``."""
+    return speech_url.removesuffix("/v1")
 
 
 def _strip(url: str | None) -> str | None:
