@@ -27,6 +27,7 @@ from reference_server.backends.base import (
     TranscriptionBackend,
     TTSBackend,
     UnsupportedLanguageError,
+    UpstreamUnavailableError,
     VoicePromptError,
 )
 from reference_server.config import ServerConfig
@@ -254,6 +255,14 @@ class Runtime:
                 f"the request did not finish within {timeout:g} s",
                 code="timeout",
                 headers={"Retry-After": "10"},
+            ) from None
+        except UpstreamUnavailableError as exc:
+            self.metrics.rejected.labels("upstream").inc()
+            raise ApiError(
+                503,
+                str(exc),
+                code="upstream_unavailable",
+                headers={"Retry-After": str(exc.retry_after_s)},
             ) from None
         except UnsupportedLanguageError as exc:
             raise ApiError(422, str(exc), code="unsupported_language") from None
