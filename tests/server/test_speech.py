@@ -36,7 +36,7 @@ def _envelope(response: Any, status: int, param: str | None) -> None:
 
 
 def _decoded_seconds(data: bytes) -> tuple[str, float]:
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         stream = container.streams.audio[0]
         samples = sum(frame.samples for frame in container.decode(stream))
         return container.format.name, samples / stream.rate
