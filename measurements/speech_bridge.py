@@ -96,14 +96,12 @@ def _ttfp(client: httpx.Client, text: str, seed: int) -> float:
     started = time.perf_counter()
     with client.stream("POST", "/v1/audio/speech", json=body) as response:
         response.raise_for_status()
+        first: float | None = None
         for chunk in response.iter_bytes():
-            if chunk:
+            if chunk and first is None:
                 first = time.perf_counter() - started
-                break
-        else:
-            raise RuntimeError("the stream had no audio")
-        for _ in response.iter_bytes():
-            pass
+    if first is None:
+        raise RuntimeError("the stream had no audio")
     return first
 
 

@@ -36,6 +36,7 @@ from reference_server.runtime import (
     TranscriberFactory,
     TTSFactory,
 )
+from reference_server.speech.clones import ClonedPrompts
 from reference_server.speech.routes import PATH as SPEECH_PATH
 from reference_server.speech.routes import router as speech_router
 from reference_server.speech.voices import NamedVoices
@@ -94,6 +95,7 @@ def create_app(
     )
     app.state.server = state
     app.state.speech_voices = NamedVoices()
+    app.state.speech_clones = ClonedPrompts()
     install_exception_handlers(app)
     limits = _body_limits(config)
     app.add_middleware(

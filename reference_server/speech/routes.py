@@ -21,6 +21,7 @@ from reference_server.dependencies import ServerState, guard_openai, server_of
 from reference_server.disconnect import unless_disconnected
 from reference_server.errors import ApiError
 from reference_server.speech import stream
+from reference_server.speech.clones import ClonedPrompts
 from reference_server.speech.formats import MEDIA_TYPES, encode
 from reference_server.speech.languages import language_code
 from reference_server.speech.refaudio import data_url_bytes
@@ -119,17 +120,23 @@ async def _voice_prompt(
 
 
 async def _clone(request: Request, server: ServerState, data: bytes, text: str) -> dict[str, Any]:
-    async with server.uploads.slot():
-        try:
-            upload = await server.uploads.decode(data, param="ref_audio")
-        except ApiError as exc:
-            if exc.status == 413:
-                raise
-            raise _bad(f"ref_audio: {exc.detail}", "ref_audio") from None
-        prompt, _ = await unless_disconnected(
-            request, server.runtime.create_voice_prompt(upload.samples, upload.sample_rate, text)
-        )
-    return prompt
+    clones: ClonedPrompts = request.app.state.speech_clones
+
+    async def make() -> dict[str, Any]:
+        async with server.uploads.slot():
+            try:
+                upload = await server.uploads.decode(data, param="ref_audio")
+            except ApiError as exc:
+                if exc.status == 413:
+                    raise
+                raise _bad(f"ref_audio: {exc.detail}", "ref_audio") from None
+            prompt, _ = await unless_disconnected(
+                request,
+                server.runtime.create_voice_prompt(upload.samples, upload.sample_rate, text),
+            )
+        return prompt
+
+    return await clones.get_or_make(ClonedPrompts.key(data, text), make)
 
 
 async def _answer(speech: SpeechRequest, synthesis: Synthesis) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from reference_server.errors import ApiError
+from reference_server.speech.clones import ClonedPrompts
 from reference_server.speech.refaudio import data_url_bytes
 from reference_server.speech.tempo import change_speed
 from tests.server.conftest import Harness, HarnessFactory
@@ -160,3 +162,22 @@ def test_speed_changes_duration_not_rate() -> None:
     tone = np.sin(np.arange(24000) / 24000 * 2 * np.pi * 200).astype(np.float32)
     assert change_speed(tone, 24000, 2.0).size == pytest.approx(12000, rel=0.05)
     assert change_speed(tone, 24000, 0.25).size == pytest.approx(96000, rel=0.05)
+
+
+def test_cloned_prompts_are_remembered_by_digest() -> None:
+    clones = ClonedPrompts(capacity=2)
+    made: list[str] = []
+
+    async def run() -> None:
+        for audio in (b"a", b"a", b"b", b"c", b"a"):
+
+            async def make(audio: bytes = audio) -> dict[str, Any]:
+                made.append(audio.decode())
+                return {"from": audio.decode()}
+
+            prompt = await clones.get_or_make(ClonedPrompts.key(audio, "text"), make)
+            assert prompt == {"from": audio.decode()}
+
+    asyncio.run(run())
+    assert made == ["a", "b", "c", "a"]
+    assert ClonedPrompts.key(b"a", "x") != ClonedPrompts.key(b"a", "y")
