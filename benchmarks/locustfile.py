@@ -226,8 +226,9 @@ class ProviderUser(FastHttpUser):
     def next_request(self) -> None:
         self._last_start = time.monotonic()
         operation = self.factory.next_operation()
-        if operation == "generate" and self.voice_prompt is None:
-            self.voice_prompt = self._voice_prompt(_settings(self.environment))
+        settings = _settings(self.environment)
+        if operation == "generate" and self.voice_prompt is None and settings.needs_voice_prompt:
+            self.voice_prompt = self._voice_prompt(settings)
             if self.voice_prompt is None:
                 return
         self.send(self.factory.build(operation, self.voice_prompt))
@@ -251,7 +252,11 @@ class ProviderUser(FastHttpUser):
                 outcome = Outcome(False, error, str(meta.get("exception"))[:200])
             else:
                 outcome = interpret(
-                    prepared.operation, status, response.content or b"", check=check
+                    prepared.operation,
+                    status,
+                    response.content or b"",
+                    check=check,
+                    dialect=prepared.dialect,
                 )
             if outcome.ok:
                 response.success()
@@ -397,6 +402,7 @@ def build_result(environment: Any) -> RunResult:
             started_at=COLLECTOR.started_at,
             ended_at=ended,
             scenario=settings.scenario,
+            dialect=settings.dialect,
             seeds={"requests": settings.seed, "seed_policy": settings.seed_policy},
             health=COLLECTOR.health,
             notes=COLLECTOR.notes,

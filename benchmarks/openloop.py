@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import math
 import random
 import sys
@@ -200,7 +201,7 @@ class _Runner:
     def next_request(self) -> PreparedRequest:
         operation = self.factory.next_operation()
         prompt = None
-        if operation == "generate":
+        if operation == "generate" and self.prompts:  # openai-speech needs none
             prompt = self.prompts[self._prompt_turn % len(self.prompts)]
             self._prompt_turn += 1
         return self.factory.build(operation, prompt)
@@ -234,10 +235,15 @@ class _Runner:
             outcome = Outcome(False, error[0], error[1])
         elif check and prepared.operation == "generate":
             outcome = await asyncio.to_thread(
-                interpret, prepared.operation, status, body, check=True
+                functools.partial(interpret, check=True, dialect=prepared.dialect),
+                prepared.operation,
+                status,
+                body,
             )
         else:
-            outcome = interpret(prepared.operation, status, body, check=check)
+            outcome = interpret(
+                prepared.operation, status, body, check=check, dialect=prepared.dialect
+            )
         record = request_record(
             prepared,
             outcome,
@@ -506,6 +512,7 @@ def build_result(
             started_at=outcome.started_at,
             ended_at=outcome.ended_at,
             scenario=settings.scenario,
+            dialect=settings.dialect,
             seeds=seeds,
             health=outcome.health,
             command=command,

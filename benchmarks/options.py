@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
 from benchmarks.scenarios import (
+    DIALECTS,
     SCENARIOS,
+    Dialect,
     ScenarioName,
     ScenarioSettings,
     SeedPolicy,
@@ -88,6 +90,14 @@ def add_scenario_arguments(parser: _Parser, *, locust: bool = False) -> None:
         "--mix", help="operation weights, e.g. generate=6,transcribe=2,health=1 (mixed scenarios)"
     )
     parser.add_argument(
+        "--dialect",
+        choices=DIALECTS,
+        default="voicebox",
+        help="generate as Voicebox's /v1/generate, or as OpenAI's /v1/audio/speech (pcm)",
+    )
+    parser.add_argument("--speech-model", default="tts-1", help="model for --dialect openai-speech")
+    parser.add_argument("--speech-voice", default="alloy", help="voice for --dialect openai-speech")
+    parser.add_argument(
         "--check-fraction",
         type=_fraction,
         default=0.1,
@@ -140,6 +150,9 @@ def scenario_settings(options: Any) -> ScenarioSettings:
         seed_policy=cast(SeedPolicy, options.seed_policy),
         mix=parse_mix(options.mix) if options.mix else None,
         seed=int(options.request_seed),
+        dialect=cast(Dialect, getattr(options, "dialect", "voicebox")),
+        speech_model=getattr(options, "speech_model", "tts-1"),
+        speech_voice=getattr(options, "speech_voice", "alloy"),
     )
 
 

@@ -23,6 +23,7 @@ from voicebox_api import (
     MAX_SAMPLE_RATE,
     MIN_SAMPLE_RATE,
     READY_STATUSES,
+    SPEECH_PCM_SAMPLE_RATE,
     AudioCodecError,
     GenerateResponse,
     HealthResponse,
@@ -60,8 +61,16 @@ class Outcome:
     voice_prompt: dict[str, Any] | None = None
 
 
-def interpret(operation: Operation, status: int, body: bytes, *, check: bool) -> Outcome:
+def interpret(
+    operation: Operation, status: int, body: bytes, *, check: bool, dialect: str = "voicebox"
+) -> Outcome:
     """Classify one response; ``check`` decodes and judges generated audio in full."""
+    if operation == "generate" and dialect == "openai-speech":
+        return _speech_pcm(status, body, check)
+    return _voicebox(operation, status, body, check)
+
+
+def _voicebox(operation: Operation, status: int, body: bytes, check: bool) -> Outcome:
     if status != 200:
         return Outcome(False, f"http_{status}", _snippet(body), checked=check)
     if operation == "null":
@@ -107,6 +116,25 @@ def _generate(document: Any, check: bool) -> Outcome:
         clause, detail = problem
         return Outcome(False, f"invalid_audio.{clause}", detail, decoded.duration_s, True)
     return Outcome(True, audio_s=decoded.duration_s, checked=True)
+
+
+def _speech_pcm(status: int, body: bytes, check: bool) -> Outcome:
+    """``/v1/audio/speech`` with ``response_format=pcm``: s16le mono 24 kHz (SPEECH-5)."""
+    if status != 200:
+        return Outcome(False, f"http_{status}", _snippet(body), checked=check)
+    if not body or len(body) % 2:
+        return Outcome(
+            False, "invalid_audio.SPEECH-5", f"{len(body)} bytes of s16le", checked=check
+        )
+    seconds = len(body) / 2 / SPEECH_PCM_SAMPLE_RATE
+    if not check:
+        return Outcome(True, audio_s=seconds)
+    samples = np.frombuffer(body, dtype="<i2").astype(np.float32) / 32768.0
+    problem = check_audio_samples(samples, SPEECH_PCM_SAMPLE_RATE)
+    if problem is not None:
+        clause, detail = problem
+        return Outcome(False, f"invalid_audio.{clause}", detail, seconds, True)
+    return Outcome(True, audio_s=seconds, checked=True)
 
 
 def _generate_cheap(document: Any) -> Outcome:

@@ -94,6 +94,10 @@ class Provenance(_Model):
     command: list[str] = Field(description="argv of the process that wrote the document.")
     target: str = Field(description="Base URL of the provider (or the load balancer).")
     scenario: str | None = None
+    dialect: str = Field(
+        default="voicebox",
+        description="voicebox (/v1/generate) or openai-speech (/v1/audio/speech, SPEC.md §14).",
+    )
     seeds: dict[str, int | str | None] = Field(
         default_factory=dict,
         description="Every seed that shaped the run: schedule, corpus order, request seeds.",

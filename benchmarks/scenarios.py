@@ -25,8 +25,11 @@ from voicebox_api import MAX_SEED, GenerateRequest, write_audio
 
 __all__ = [
     "DEFAULT_CORPUS",
+    "DIALECTS",
     "OPERATION_PATHS",
     "SCENARIOS",
+    "SPEECH_PATH",
+    "Dialect",
     "PreparedRequest",
     "Reference",
     "RequestFactory",
@@ -43,6 +46,11 @@ __all__ = [
 
 ScenarioName = Literal["generate", "clone-and-generate", "transcribe", "mixed", "health-under-load"]
 SeedPolicy = Literal["fixed", "per-request", "none"]
+Dialect = Literal["voicebox", "openai-speech"]
+"""How ``generate`` is asked for: Voicebox's ``/v1/generate`` with a voice prompt, or OpenAI's
+``/v1/audio/speech`` (SPEC.md §14) with a named voice and ``response_format=pcm``."""
+DIALECTS: Final[tuple[Dialect, ...]] = ("voicebox", "openai-speech")
+SPEECH_PATH: Final = "/v1/audio/speech"
 
 SCENARIOS: Final[tuple[ScenarioName, ...]] = (
     "generate",
@@ -92,6 +100,7 @@ class PreparedRequest:
     body: bytes
     headers: Mapping[str, str]
     request_id: str
+    dialect: Dialect = "voicebox"
 
     @property
     def size(self) -> int:
@@ -114,6 +123,9 @@ class ScenarioSettings:
     seed: int = 1
     mix: Mapping[Operation, int] | None = None
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    dialect: Dialect = "voicebox"
+    speech_model: str = "tts-1"
+    speech_voice: str = "alloy"
 
     def weights(self) -> Mapping[Operation, int]:
         return self.mix if self.mix is not None else _DEFAULT_MIXES[self.scenario]
@@ -125,7 +137,7 @@ class ScenarioSettings:
 
     @property
     def needs_voice_prompt(self) -> bool:
-        return "generate" in self.weights()
+        return "generate" in self.weights() and self.dialect == "voicebox"
 
 
 class RequestFactory:
@@ -156,6 +168,8 @@ class RequestFactory:
         self, operation: Operation, voice_prompt: Mapping[str, Any] | None
     ) -> PreparedRequest:
         """The next request for ``operation``; ``generate`` needs a voice prompt."""
+        if operation == "generate" and self.settings.dialect == "openai-speech":
+            return self.speech()
         if operation == "generate":
             if voice_prompt is None:
                 raise ValueError("generate needs a voice prompt")
@@ -177,6 +191,26 @@ class RequestFactory:
             "generate",
             json.dumps(body.model_dump(mode="json"), separators=(",", ":")).encode(),
             {"Content-Type": "application/json", "Accept": "application/json"},
+        )
+
+    def speech(self) -> PreparedRequest:
+        """``generate`` in the openai-speech dialect: the same text and seed sequence as
+        Voicebox's, as raw PCM (the seed is vLLM-Omni's extension; ``--seed-policy none`` for
+        servers that refuse unknown members)."""
+        body: dict[str, Any] = {
+            "model": self.settings.speech_model,
+            "input": self._rng.choice(list(self.settings.texts)),
+            "voice": self.settings.speech_voice,
+            "response_format": "pcm",
+        }
+        seed = self._next_seed()
+        if seed is not None:
+            body["seed"] = seed
+        return self._prepare(
+            "generate",
+            json.dumps(body, separators=(",", ":")).encode(),
+            {"Content-Type": "application/json", "Accept": "audio/pcm"},
+            path=SPEECH_PATH,
         )
 
     def create_voice_prompt(self, reference: Reference | None = None) -> PreparedRequest:
@@ -214,14 +248,23 @@ class RequestFactory:
         return self._prepare(operation, body, {"Content-Type": content_type})
 
     def _prepare(
-        self, operation: Operation, body: bytes, headers: Mapping[str, str]
+        self,
+        operation: Operation,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        path: str | None = None,
     ) -> PreparedRequest:
-        method, path = OPERATION_PATHS[operation]
+        method, default_path = OPERATION_PATHS[operation]
+        path = path or default_path
         request_id = f"{self._id_prefix}-{next(self._ids)}"
         all_headers = {**self.settings.extra_headers, **headers, "X-Request-ID": request_id}
-        if self.settings.api_key and path.startswith("/v1/"):
+        if self.settings.api_key and path == SPEECH_PATH:
+            all_headers["Authorization"] = f"Bearer {self.settings.api_key}"
+        elif self.settings.api_key and path.startswith("/v1/"):
             all_headers["X-API-Key"] = self.settings.api_key
-        return PreparedRequest(operation, method, path, body, all_headers, request_id)
+        dialect: Dialect = "openai-speech" if path == SPEECH_PATH else "voicebox"
+        return PreparedRequest(operation, method, path, body, all_headers, request_id, dialect)
 
 
 def load_corpus(path: str | Path | None = None) -> list[str]:

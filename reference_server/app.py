@@ -36,6 +36,10 @@ from reference_server.runtime import (
     TranscriberFactory,
     TTSFactory,
 )
+from reference_server.speech.clones import ClonedPrompts
+from reference_server.speech.routes import PATH as SPEECH_PATH
+from reference_server.speech.routes import router as speech_router
+from reference_server.speech.voices import NamedVoices
 from reference_server.transcription_routes import router as transcription_router
 from reference_server.tts_routes import router as tts_router
 from reference_server.uploads import FORM_OVERHEAD_BYTES, UploadReader
@@ -90,6 +94,8 @@ def create_app(
         lifespan=_lifespan,
     )
     app.state.server = state
+    app.state.speech_voices = NamedVoices()
+    app.state.speech_clones = ClonedPrompts()
     install_exception_handlers(app)
     limits = _body_limits(config)
     app.add_middleware(
@@ -98,6 +104,7 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, instance_id=config.instance_id, metrics=metrics)
     app.include_router(tts_router)
     app.include_router(transcription_router)
+    app.include_router(speech_router)
     _add_plain_routes(app)
     return app
 
@@ -141,6 +148,8 @@ def _add_plain_routes(app: FastAPI) -> None:
 def _body_limits(config: ServerConfig) -> dict[str, int]:
     limits = {path: config.max_upload_bytes + FORM_OVERHEAD_BYTES for path in _UPLOAD_PATHS}
     limits["/v1/generate"] = config.max_json_bytes
+    # ref_audio is an upload in base64 (4/3 of its size) inside JSON (SPEC.md SPEECH-17)
+    limits[SPEECH_PATH] = config.max_upload_bytes * 4 // 3 + FORM_OVERHEAD_BYTES
     return limits
 
 

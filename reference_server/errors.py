@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from voicebox_api import ErrorBody, OpenAIError, OpenAIErrorEnvelope, ValidationIssue
 
 __all__ = [
-    "OPENAI_PATH",
+    "OPENAI_PATHS",
     "ApiError",
     "error_response",
     "install_exception_handlers",
@@ -27,7 +27,7 @@ __all__ = [
     "request_id_of",
 ]
 
-OPENAI_PATH: Final = "/v1/audio/transcriptions"
+OPENAI_PATHS: Final = frozenset({"/v1/audio/transcriptions", "/v1/audio/speech"})
 GENERIC_500: Final = "internal server error; the server log has the details under this request id"
 
 _STATUS_CODES: Final[dict[int, str]] = {
@@ -83,7 +83,7 @@ def error_response(scope: Mapping[str, Any], error: ApiError) -> Response:
     """The error body for ``scope``'s API family, with its headers."""
     request_id = request_id_of(scope)
     headers = dict(error.headers)
-    if scope.get("path") == OPENAI_PATH:
+    if scope.get("path") in OPENAI_PATHS:
         message = error.detail if isinstance(error.detail, str) else _summary(error.detail)
         envelope = OpenAIErrorEnvelope(
             error=OpenAIError(

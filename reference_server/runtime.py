@@ -22,10 +22,12 @@ import soundfile as sf
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
+    Synthesis,
     Transcription,
     TranscriptionBackend,
     TTSBackend,
     UnsupportedLanguageError,
+    UpstreamUnavailableError,
     VoicePromptError,
 )
 from reference_server.config import ServerConfig
@@ -200,6 +202,14 @@ class Runtime:
             self.metrics.rtf.observe(model_s / stats.batch_size / encoded.audio_seconds)
         return encoded, stats
 
+    async def synthesize(self, job: GenerateJob) -> tuple[Synthesis, JobStats]:
+        """Generate one job and return its samples (for /v1/audio/speech, which encodes them
+        in the format the client asks for)."""
+        self.require_tts()
+        synthesis, stats = await self._submit(self._tts_queue, job, _synthesize, None)
+        self.metrics.audio_seconds.inc(synthesis.samples.shape[0] / synthesis.sample_rate)
+        return synthesis, stats
+
     async def create_voice_prompt(
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
     ) -> tuple[dict[str, Any], JobStats]:
@@ -245,6 +255,14 @@ class Runtime:
                 f"the request did not finish within {timeout:g} s",
                 code="timeout",
                 headers={"Retry-After": "10"},
+            ) from None
+        except UpstreamUnavailableError as exc:
+            self.metrics.rejected.labels("upstream").inc()
+            raise ApiError(
+                503,
+                str(exc),
+                code="upstream_unavailable",
+                headers={"Retry-After": str(exc.retry_after_s)},
             ) from None
         except UnsupportedLanguageError as exc:
             raise ApiError(422, str(exc), code="unsupported_language") from None
@@ -292,6 +310,7 @@ class Runtime:
             transcribe=transcriber is not None,
             openai_transcriptions=transcriber is not None,
             transcribe_languages=sorted(transcriber.languages) if transcriber else None,
+            openai_speech=True,
         )
 
 
@@ -309,6 +328,10 @@ def _unavailable(phase: Phase) -> ApiError:
         Phase.READY: ("the server cannot take this request now", "unavailable"),
     }[phase]
     return ApiError(503, reason[0], code=reason[1], headers={"Retry-After": LOADING_RETRY_AFTER})
+
+
+def _synthesize(backend: TTSBackend, jobs: list[GenerateJob]) -> list[Synthesis]:
+    return backend.generate(jobs)
 
 
 def _create_voice_prompt(

@@ -84,7 +84,9 @@ def run_views(runs: Sequence[Loaded[RunResult]]) -> list[RunView]:
 
 def _base_label(item: Loaded[RunResult]) -> str:
     run = item.document
-    scenario = run.provenance.scenario or run.config.scenario
+    scenario = run.provenance.scenario or run.config.scenario or "run"
+    if run.provenance.dialect != "voicebox":  # e.g. an OpenAI speech server beside the kit's
+        scenario = f"{scenario} via {run.provenance.dialect}"
     prefix = BASELINE_PREFIX if item.role == "baseline" else ""
     view = RunView(item, "")
     if view.nominal_rps is not None:

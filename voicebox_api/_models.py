@@ -143,6 +143,9 @@ class Capabilities(_Response):
     transcribe_languages: list[LanguageCode] | None = Field(
         default=None, description="ISO 639-1 codes the transcription endpoints accept."
     )
+    openai_speech: bool | None = Field(
+        default=None, description="Whether /v1/audio/speech exists (SPEC.md section 14)."
+    )
 
 
 class HealthResponse(_Response):
@@ -248,6 +251,82 @@ class OpenAIErrorEnvelope(_Response):
     error: OpenAIError
 
 
+# --- POST /v1/audio/speech (OpenAI-compatible, SPEC.md section 14) ------------------------------
+
+SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
+SPEECH_FORMATS: tuple[SpeechFormat, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
+SpeechStreamFormat = Literal["sse", "audio"]
+SPEECH_PCM_SAMPLE_RATE = 24_000
+"""``response_format=pcm`` is signed 16-bit little-endian mono at this rate (SPEECH-5)."""
+MAX_SPEECH_INPUT = 4096
+MIN_SPEECH_SPEED = 0.25
+MAX_SPEECH_SPEED = 4.0
+
+
+class SpeechVoiceId(_Request):
+    """A custom voice named by id, as OpenAI's SDK sends it: ``{"id": "voice_1234"}``."""
+
+    id: Annotated[str, StringConstraints(min_length=1)]
+
+
+class SpeechRequest(_Request):
+    """Body of ``POST /v1/audio/speech``: OpenAI's fields, then vLLM-Omni's extension."""
+
+    model: str = Field(examples=["tts-1", "Qwen/Qwen3-TTS-12Hz-1.7B-Base"])
+    input: Annotated[
+        str, StringConstraints(min_length=1, max_length=MAX_SPEECH_INPUT, pattern=r"\S")
+    ] = Field(description="The text to speak.")
+    voice: Annotated[str, StringConstraints(min_length=1)] | SpeechVoiceId = Field(
+        description="A voice the server names, or {id}.", examples=["alloy"]
+    )
+    instructions: Annotated[str, StringConstraints(max_length=MAX_SPEECH_INPUT)] | None = None
+    response_format: SpeechFormat = "mp3"
+    speed: Annotated[float, Field(ge=MIN_SPEECH_SPEED, le=MAX_SPEECH_SPEED)] = 1.0
+    stream_format: SpeechStreamFormat = "audio"
+    # vLLM-Omni's extension (examples/online_serving/qwen3_tts/README.md)
+    task_type: Literal["CustomVoice", "VoiceDesign", "Base"] | None = None
+    language: str | None = Field(
+        default=None, description="A language name (English, Auto...) or an ISO 639-1 code."
+    )
+    ref_audio: str | None = Field(
+        default=None,
+        description="The reference recording as a data: URL (data:audio/wav;base64,...). "
+        "URLs of any other scheme are refused with 400 and never fetched (SPEECH-18).",
+    )
+    ref_text: str | None = Field(default=None, description="The transcript of ref_audio.")
+    x_vector_only_mode: bool | None = None
+    max_new_tokens: Annotated[int, Field(ge=1)] | None = None
+    initial_codec_chunk_frames: Annotated[int, Field(ge=0)] | None = None
+    stream: bool = Field(
+        default=False, description="Stream raw PCM as it is made; needs response_format=pcm."
+    )
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+
+    @property
+    def voice_name(self) -> str:
+        return self.voice if isinstance(self.voice, str) else self.voice.id
+
+
+class SpeechUsage(_Response):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class SpeechAudioDeltaEvent(_Response):
+    """One ``stream_format=sse`` chunk: base64 of the next bytes of the file (SPEECH-13)."""
+
+    type: Literal["speech.audio.delta"] = "speech.audio.delta"
+    audio: str
+
+
+class SpeechAudioDoneEvent(_Response):
+    """The last ``stream_format=sse`` event (SPEECH-13)."""
+
+    type: Literal["speech.audio.done"] = "speech.audio.done"
+    usage: SpeechUsage
+
+
 # --- Errors of the Voicebox endpoints ---------------------------------------------------------
 
 
@@ -271,5 +350,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     OpenAITranscription,
     OpenAIVerboseTranscription,
     OpenAIErrorEnvelope,
+    SpeechAudioDeltaEvent,
+    SpeechAudioDoneEvent,
     ErrorBody,
 )

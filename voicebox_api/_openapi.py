@@ -24,6 +24,7 @@ _SCHEMA_MODELS: tuple[tuple[type[BaseModel], JsonSchemaMode], ...] = (
     (m.CreateVoicePromptForm, "validation"),
     (m.TranscribeForm, "validation"),
     (m.OpenAITranscriptionForm, "validation"),
+    (m.SpeechRequest, "validation"),
     *((model, "serialization") for model in m.RESPONSE_MODELS),
 )
 
@@ -152,6 +153,43 @@ def _openai_transcriptions() -> dict[str, Any]:
     }
 
 
+_SPEECH_MEDIA_TYPES = (
+    "audio/mpeg",
+    "audio/ogg",
+    "audio/aac",
+    "audio/flac",
+    "audio/wav",
+    "audio/pcm",
+)
+
+
+def _openai_speech() -> dict[str, Any]:
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    events = {"oneOf": [_ref(m.SpeechAudioDeltaEvent), _ref(m.SpeechAudioDoneEvent)]}
+    return {
+        "post": {
+            "operationId": "createSpeech",
+            "summary": "OpenAI-compatible speech (SPEC.md section 14).",
+            "security": [{"Bearer": []}, {}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(m.SpeechRequest)}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The audio file in response_format; with stream_format=sse, "
+                    "speech.audio.delta events and one speech.audio.done.",
+                    "content": {
+                        **{media: binary for media in _SPEECH_MEDIA_TYPES},
+                        "text/event-stream": {"schema": events},
+                    },
+                },
+                **_errors("400 401 413 429 503", m.OpenAIErrorEnvelope),
+            },
+        }
+    }
+
+
 def build_openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API, built from the models alone."""
     _, schemas = models_json_schema(_SCHEMA_MODELS, ref_template=_REF)
@@ -168,6 +206,7 @@ def build_openapi() -> dict[str, Any]:
             "/v1/create_voice_prompt": _create_voice_prompt(),
             "/v1/transcribe": _transcribe(),
             "/v1/audio/transcriptions": _openai_transcriptions(),
+            "/v1/audio/speech": _openai_speech(),
         },
         "components": {
             "schemas": schemas["$defs"],

@@ -10,6 +10,7 @@ is normalised by the same rules as the kit's client applies.
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -94,6 +95,14 @@ def add_options(parser: pytest.Parser) -> None:
         "[env OPENAI_BASE_URL].",
     )
     add(
+        "--speech-url",
+        help="Base URL of an OpenAI-compatible speech server, e.g. http://host:8091/v1, to check "
+        "POST /audio/speech there (SPEECH-*); alone, it checks only that [env SPEECH_BASE_URL].",
+    )
+    add("--speech-api-key", help="Bearer key for --speech-url [env SPEECH_API_KEY].")
+    add("--speech-model", default="tts-1", help="The model sent to the speech endpoint.")
+    add("--speech-voice", default="alloy", help="A voice the speech server names (alloy).")
+    add(
         "--conformance-level",
         choices=[level.value for level in LevelSelection],
         default=LevelSelection.ALL.value,
@@ -175,8 +184,9 @@ def add_options(parser: pytest.Parser) -> None:
 
 
 def requested(config: pytest.Config) -> bool:
-    """Whether this run asked for the suite: ``--provider-url`` or ``--conformance``."""
-    return bool(config.getoption("provider_url") or config.getoption("conformance"))
+    """Whether this run asked for the suite: ``--provider-url``, ``--speech-url`` or
+    ``--conformance``."""
+    return any(config.getoption(name) for name in ("provider_url", "speech_url", "conformance"))
 
 
 def _option(config: pytest.Config, name: str) -> Any:
@@ -184,7 +194,9 @@ def _option(config: pytest.Config, name: str) -> Any:
     return None if value in (None, "", []) else value
 
 
-def _environment(config: pytest.Config, environ: Mapping[str, str] | None) -> Settings:
+def _environment(
+    config: pytest.Config, environ: Mapping[str, str] | None, *, need_provider: bool = True
+) -> Settings:
     """The seed's variables under the options that set the same values: one read."""
     from voicebox_api import ENV_VARIABLES, Settings, SettingsError
 
@@ -194,7 +206,7 @@ def _environment(config: pytest.Config, environ: Mapping[str, str] | None) -> Se
     except SettingsError as exc:
         where = _given_as(exc.variable, given, ENV_VARIABLES) or exc.variable
         raise pytest.UsageError(f"voicebox-conformance: {where}: {exc.problem}") from None
-    if settings.tts_remote_url is None:
+    if settings.tts_remote_url is None and need_provider:
         raise pytest.UsageError(
             "voicebox-conformance: --conformance needs a provider: "
             "give --provider-url URL or set TTS_REMOTE_URL"
@@ -243,6 +255,12 @@ class SuiteOptions:
     timeout_s: float = 300.0
     replay: bool = True
     wait_s: float = 120.0
+    speech_url: str | None = None
+    speech_api_key: str | None = field(default=None, repr=False)
+    speech_model: str = "tts-1"
+    speech_voice: str = "alloy"
+    speech_only: bool = False
+    """Only --speech-url was given: the run checks the SPEECH-* clauses alone."""
 
     @classmethod
     def from_config(
@@ -254,11 +272,13 @@ class SuiteOptions:
         """
         if not requested(config):
             return None
-        settings = _environment(config, environ)
+        environ = os.environ if environ is None else environ
+        speech_url = _strip(_option(config, "speech_url") or environ.get("SPEECH_BASE_URL"))
+        settings = _environment(config, environ, need_provider=speech_url is None)
         baseline = _option(config, "known_failures")
         report = _option(config, "conformance_report")
         return cls(
-            provider_url=str(settings.tts_remote_url),
+            provider_url=str(settings.tts_remote_url or _server_root(str(speech_url))),
             api_key=_secret(settings, "tts_api_key"),
             whisper_url=settings.whisper_remote_url,
             whisper_mode=_set(settings, "whisper_mode"),
@@ -278,10 +298,17 @@ class SuiteOptions:
             timeout_s=float(config.getoption("conformance_timeout")),
             replay=not config.getoption("no_replay"),
             wait_s=max(0.0, float(config.getoption("conformance_wait"))),
+            speech_url=speech_url,
+            speech_api_key=_option(config, "speech_api_key") or environ.get("SPEECH_API_KEY"),
+            speech_model=str(config.getoption("speech_model")),
+            speech_voice=str(config.getoption("speech_voice")),
+            speech_only=settings.tts_remote_url is None,
         )
 
     def selects(self, clause_id: str, level: str) -> bool:
         """Whether a case runs under --case, --skip-case and --conformance-level."""
+        if self.speech_only and not clause_id.startswith("SPEECH-"):
+            return False
         if self.level is LevelSelection.MUST and level != "MUST":
             return False
         if self.level is LevelSelection.SHOULD and level == "MAY":
@@ -327,9 +354,22 @@ class SuiteOptions:
             "timeout_s": self.timeout_s,
             "replay": self.replay,
             "wait_s": self.wait_s,
+            "speech_url": self.speech_url,
+            "speech_api_key": "***" if self.speech_api_key else None,
+            "speech_model": self.speech_model,
+            "speech_voice": self.speech_voice,
         }
 
 
 def _set(settings: Settings, field_name: str) -> Any:
     """A value that an option or a variable set, or None where the default stands."""
     return getattr(settings, field_name) if field_name in settings.model_fields_set else None
+
+
+def _server_root(speech_url: str) -> str:
+    """The server's root for /health: the speech base URL without its ``/v1``."""
+    return speech_url.removesuffix("/v1")
+
+
+def _strip(url: str | None) -> str | None:
+    return url.rstrip("/") if url else None

@@ -194,7 +194,8 @@ class Session:
         )
 
     def curl(self, request: httpx.Request) -> str:
-        secrets = [k for k in (self.options.api_key, self.options.openai_api_key) if k]
+        keys = (self.options.api_key, self.options.openai_api_key, self.options.speech_api_key)
+        secrets = [k for k in keys if k]
         return str(curl_command(request, secrets=secrets))
 
     def memo(self, key: str, factory: Callable[[], T]) -> T:

@@ -25,6 +25,7 @@ __all__ = [
     "Transcription",
     "TranscriptionBackend",
     "UnsupportedLanguageError",
+    "UpstreamUnavailableError",
     "VoicePromptError",
     "Word",
 ]
@@ -41,6 +42,16 @@ class BackendError(Exception):
 
 class VoicePromptError(BackendError):
     """The voice prompt was not produced by this backend, or is corrupt."""
+
+
+class UpstreamUnavailableError(Exception):
+    """A backend's upstream server is down, overloaded or failing: the HTTP layer answers 503
+    with ``Retry-After``. The message must be safe to show a client (never the upstream's text).
+    """
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class UnsupportedLanguageError(BackendError):

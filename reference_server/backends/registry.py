@@ -93,6 +93,14 @@ def _literal(text: str) -> bool | int | float | str:
     return value if isinstance(value, bool | int | float) else text
 
 
+def _build_openai_speech(module: ModuleType, settings: BackendSettings) -> Any:
+    """Options: ``upstream`` (required, the OpenAI base URL), ``voice``, ``api_key``,
+    ``timeout_s``, ``concurrency``, ``seed=forward|drop``, ``deterministic``, ``languages``."""
+    if settings.device not in ("auto", "upstream"):
+        raise ValueError("the openai-speech backend runs upstream; it takes no device")
+    return module.OpenAISpeechBackend.from_options(dict(settings.options), settings.model)
+
+
 TTS_BACKENDS: Final[dict[str, _Entry]] = {
     "espeak": _Entry(
         "reference_server.backends.espeak",
@@ -105,6 +113,11 @@ TTS_BACKENDS: Final[dict[str, _Entry]] = {
         _build_qwen,
     ),
     "synthetic": _Entry("reference_server.backends.synthetic", "", _build_synthetic),
+    "openai-speech": _Entry(
+        "reference_server.backends.openai_speech",
+        "pip install 'voicebox-provider-kit[server]'",
+        _build_openai_speech,
+    ),
 }
 
 

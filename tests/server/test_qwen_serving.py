@@ -115,3 +115,30 @@ def test_a_foreign_prompt_is_refused(base_url: str) -> None:
     )
     assert response.status_code == 422
     assert response.json()["code"] == "invalid_voice_prompt"
+
+
+def test_openai_speech_clones_from_ref_audio_and_named_voices(base_url: str) -> None:
+    import base64
+
+    from tests.qwen.helpers import REFERENCE_TEXT, SAMPLE_RATE, voiced_signal
+
+    wav = write_audio(voiced_signal(seconds=2.0), SAMPLE_RATE)
+    ref_audio = "data:audio/wav;base64," + base64.b64encode(wav).decode()
+    common = {"model": "qwen", "input": "Hello there.", "seed": 3}
+    with httpx.Client(base_url=base_url, timeout=120) as client:
+        cloned = client.post(
+            "/v1/audio/speech",
+            json={
+                **common,
+                "voice": "x",
+                "ref_audio": ref_audio,
+                "ref_text": REFERENCE_TEXT,
+                "response_format": "pcm",
+            },
+        )
+        named = client.post("/v1/audio/speech", json={**common, "voice": "echo"})
+    assert cloned.status_code == 200, cloned.text
+    assert len(cloned.content) % 2 == 0
+    assert cloned.content
+    assert named.status_code == 200, named.text
+    assert named.headers["content-type"] == "audio/mpeg"

@@ -31,7 +31,7 @@ def test_synthetic_is_selectable_with_options() -> None:
 
 
 def test_unknown_backend_names_the_choices() -> None:
-    with pytest.raises(BackendUnavailableError, match="espeak, qwen, synthetic"):
+    with pytest.raises(BackendUnavailableError, match="espeak, openai-speech, qwen, synthetic"):
         ensure_available("festival")
 
 

@@ -1,0 +1,154 @@
+"""The openai-speech bridge: Voicebox requests to an OpenAI-compatible speech server and back."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import httpx
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from orchestration.processes import wait_healthy
+from reference_server.app import create_app
+from reference_server.backends.base import BackendError, GenerateJob, UpstreamUnavailableError
+from reference_server.backends.openai_speech import BridgeSettings, OpenAISpeechBackend
+from reference_server.backends.registry import BackendSettings, create_tts_backend
+from tests.server.conftest import make_config
+from tests.server.fakes import tone_wav
+
+UPSTREAM = "http://upstream.invalid/v1"
+PCM = (np.sin(np.arange(12_000) / 24_000 * 2 * np.pi * 220) * 8000).astype("<i2").tobytes()
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def _bridge(handler: Handler, **settings: object) -> OpenAISpeechBackend:
+    options = BridgeSettings(upstream=UPSTREAM, **settings)  # type: ignore[arg-type]
+    return OpenAISpeechBackend(options, transport=httpx.MockTransport(handler))
+
+
+def _voice(bridge: OpenAISpeechBackend, seconds: float = 2.0, rate: int = 16_000) -> object:
+    noise = np.random.default_rng(1).uniform(-0.3, 0.3, int(seconds * rate)).astype(np.float32)
+    prompt = json.loads(json.dumps(bridge.create_voice_prompt(noise, rate, "a reference")))
+    return bridge.parse_voice_prompt(prompt)
+
+
+def _job(bridge: OpenAISpeechBackend, seed: int | None = 7) -> GenerateJob:
+    return GenerateJob(text="Hello.", voice=_voice(bridge), language="en", seed=seed)
+
+
+def test_a_job_becomes_one_speech_request() -> None:
+    seen: list[dict[str, object]] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/audio/speech"
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, content=PCM)
+
+    bridge = _bridge(upstream)
+    (synthesis,) = bridge.generate([_job(bridge)])
+    assert synthesis.sample_rate == 24_000
+    assert synthesis.samples.size == len(PCM) // 2
+    body = seen[0]
+    assert body["response_format"] == "pcm"
+    assert body["language"] == "English"
+    assert body["seed"] == 7
+    assert body["ref_text"] == "a reference"
+    assert str(body["ref_audio"]).startswith("data:audio/flac;base64,")
+
+
+def test_seeds_are_dropped_on_request_and_then_not_deterministic() -> None:
+    bodies: list[dict[str, object]] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        bodies.append(json.loads(request.content))
+        return httpx.Response(200, content=PCM)
+
+    bridge = _bridge(upstream, forward_seed=False, deterministic=True)
+    bridge.generate([_job(bridge)])
+    assert "seed" not in bodies[0]
+    assert bridge.deterministic is False
+
+
+def test_a_long_reference_stays_within_vp9() -> None:
+    bridge = _bridge(lambda r: httpx.Response(200, content=PCM))
+    noise = np.random.default_rng(2).uniform(-0.5, 0.5, 60 * 44_100).astype(np.float32)
+    prompt = bridge.create_voice_prompt(noise, 44_100, "long")
+    assert len(json.dumps(prompt)) <= 1024 * 1024
+    assert prompt["ref_audio"]["format"] in ("flac", "ogg")
+
+
+@pytest.mark.parametrize(
+    ("answer", "retry_after"),
+    [
+        (httpx.Response(503, headers={"Retry-After": "7"}, text="engine dead /opt/x.py"), 7),
+        (httpx.Response(429), 5),
+        (httpx.Response(500, text="Traceback (most recent call last)"), 5),
+        (httpx.Response(200, content=b"odd"), 5),
+    ],
+)
+def test_upstream_failures_are_unavailable(answer: httpx.Response, retry_after: int) -> None:
+    bridge = _bridge(lambda r: answer)
+    with pytest.raises(UpstreamUnavailableError) as raised:
+        bridge.generate([_job(bridge)])
+    assert raised.value.retry_after_s == retry_after
+    assert "Traceback" not in str(raised.value)
+    assert "/opt" not in str(raised.value)
+
+
+def test_an_unreachable_upstream_is_unavailable() -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    bridge = _bridge(down)
+    with pytest.raises(UpstreamUnavailableError):
+        bridge.generate([_job(bridge)])
+
+
+def test_a_refusal_is_the_requests_fault() -> None:
+    bridge = _bridge(lambda r: httpx.Response(400, json={"error": {"message": "bad"}}))
+    with pytest.raises(BackendError, match="HTTP 400"):
+        bridge.generate([_job(bridge)])
+
+
+def test_a_batch_goes_upstream_concurrently() -> None:
+    bridge = _bridge(lambda r: httpx.Response(200, content=PCM), concurrency=3)
+    results = bridge.generate([_job(bridge, seed=s) for s in range(3)])
+    assert len(results) == 3
+
+
+def test_the_registry_builds_it_from_backend_options() -> None:
+    backend = create_tts_backend(
+        "openai-speech", BackendSettings(options={"upstream": UPSTREAM, "deterministic": "true"})
+    )
+    assert backend.deterministic is True
+    backend.close()
+    with pytest.raises(ValueError, match="upstream"):
+        create_tts_backend("openai-speech", BackendSettings(options={}))
+
+
+@pytest.fixture
+def down_bridge_app() -> Iterator[TestClient]:
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    app = create_app(
+        make_config(), tts_factory=lambda: _bridge(down), transcriber_factory=lambda: None
+    )
+    with TestClient(app) as client:
+        wait_healthy(client, timeout_s=10)
+        yield client
+
+
+def test_generate_through_a_down_upstream_is_503(down_bridge_app: TestClient) -> None:
+    prompt = down_bridge_app.post(
+        "/v1/create_voice_prompt",
+        files={"audio": ("ref.wav", tone_wav(), "audio/wav")},
+        data={"reference_text": "a tone"},
+    ).json()["voice_prompt"]
+    response = down_bridge_app.post("/v1/generate", json={"text": "Hi.", "voice_prompt": prompt})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "refused" not in response.text
