@@ -22,6 +22,7 @@ import soundfile as sf
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
+    StreamingTTSBackend,
     Transcription,
     TranscriptionBackend,
     TTSBackend,
@@ -200,6 +201,14 @@ class Runtime:
             self.metrics.rtf.observe(model_s / stats.batch_size / encoded.audio_seconds)
         return encoded, stats
 
+    async def run_tts(
+        self, payload: P, run: Callable[[TTSBackend, list[P]], Sequence[R]]
+    ) -> tuple[R, JobStats]:
+        """Run ``run`` on a TTS worker through the same queue as every generation (the
+        streamed and WAV answers of ``reference_server.streaming``)."""
+        self.require_tts()
+        return await self._submit(self._tts_queue, payload, run, None)
+
     async def create_voice_prompt(
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
     ) -> tuple[dict[str, Any], JobStats]:
@@ -292,6 +301,9 @@ class Runtime:
             transcribe=transcriber is not None,
             openai_transcriptions=transcriber is not None,
             transcribe_languages=sorted(transcriber.languages) if transcriber else None,
+            streaming=isinstance(self.tts, StreamingTTSBackend),
+            stream_granularity=getattr(self.tts, "stream_granularity", None),
+            wav_audio=True,
         )
 
 
