@@ -13,6 +13,7 @@ from conformance.checks import (  # noqa: F401 - imported to register their chec
     languages,
     openai,
     speech,
+    streaming,
     transcribe,
     voice_prompt,
 )

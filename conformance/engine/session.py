@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -38,6 +38,7 @@ from voicebox_api import (
     ProviderTransportError,
     RetryPolicy,
     Settings,
+    StreamChunk,
     curl_command,
     decode_audio,
     strict_json,
@@ -173,6 +174,12 @@ class Session:
         return self._shared.client.request(
             method, path, target=target, auth=auth, retry=retry, **options
         )
+
+    def stream_generate(
+        self, text: str, voice_prompt: dict[str, Any], *, seed: int | None = None
+    ) -> Iterator[StreamChunk]:
+        """``POST /v1/generate`` as a stream through the kit's client (SPEC.md §14)."""
+        return self._shared.client.stream_generate(text, voice_prompt, seed=seed)
 
     def async_client(self) -> AsyncProviderClient:
         """A new async client on the same settings and log; the caller closes it."""
