@@ -32,6 +32,14 @@ def test_generated_config_keeps_everything_in_the_prefix_and_on_loopback(tmp_pat
     assert "non_idempotent" not in text
 
 
+def test_streams_pass_through_the_balancer_unbuffered(tmp_path: Path) -> None:
+    text = render_config(NginxConfig(upstreams=["127.0.0.1:1"]), 8123, tmp_path)
+    generate = text.split("location = /v1/generate {", 1)[1].split("}", 1)[0]
+    assert "proxy_buffering off;" in generate
+    assert "proxy_pass http://providers;" in generate
+    assert "proxy_ignore_headers" not in text  # X-Accel-Buffering from the provider is honoured
+
+
 @needs_nginx
 @pytest.mark.nginx
 def test_generated_config_passes_nginx_t(tmp_path: Path) -> None:
