@@ -91,6 +91,11 @@ def add_scenario_arguments(parser: _Parser, *, locust: bool = False) -> None:
         "--mix", help="operation weights, e.g. generate=6,transcribe=2,health=1 (mixed scenarios)"
     )
     parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="ask /v1/generate for a stream (SPEC §14): record TTFP, frame gaps, playback stalls",
+    )
+    parser.add_argument(
         "--check-fraction",
         type=_fraction,
         default=0.1,
@@ -134,6 +139,7 @@ def scenario_settings(options: Any) -> ScenarioSettings:
         seed_policy=cast(SeedPolicy, options.seed_policy),
         mix=parse_mix(options.mix) if options.mix else None,
         seed=int(options.request_seed),
+        stream=bool(getattr(options, "stream", False)),
     )
 
 

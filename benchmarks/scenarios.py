@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from benchmarks.results import Operation
-from voicebox_api import MAX_SEED, GenerateRequest, write_audio
+from voicebox_api import MAX_SEED, STREAM_MEDIA_TYPE, GenerateRequest, write_audio
 
 __all__ = [
     "DEFAULT_CORPUS",
@@ -116,6 +116,8 @@ class ScenarioSettings:
     seed: int = 1
     mix: Mapping[Operation, int] | None = None
     extra_headers: Mapping[str, str] = field(default_factory=dict)
+    stream: bool = False
+    """Ask /v1/generate for a stream (SPEC.md §14) instead of the JSON answer."""
 
     def weights(self) -> Mapping[Operation, int]:
         return self.mix if self.mix is not None else _DEFAULT_MIXES[self.scenario]
@@ -178,7 +180,10 @@ class RequestFactory:
         return self._prepare(
             "generate",
             json.dumps(body.model_dump(mode="json"), separators=(",", ":")).encode(),
-            {"Content-Type": "application/json", "Accept": "application/json"},
+            {
+                "Content-Type": "application/json",
+                "Accept": STREAM_MEDIA_TYPE if self.settings.stream else "application/json",
+            },
         )
 
     def create_voice_prompt(self, reference: Reference | None = None) -> PreparedRequest:

@@ -45,6 +45,8 @@ __all__ = [
     "Underruns",
     "main",
     "playback_underruns",
+    "read_stream",
+    "record_fields",
     "run_streams",
     "stream_once",
     "summarize_streams",
@@ -113,11 +115,33 @@ def playback_underruns(
     return Underruns(count, stalled)
 
 
+async def read_stream(response: httpx.Response, record: StreamRecord) -> None:
+    """Read a 200 stream into ``record``, timing each audio frame; raises what breaks it."""
+    decoder = StreamDecoder()
+    async for data in response.aiter_raw():
+        now = time.perf_counter()
+        for chunk in decoder.feed(data):
+            _note(record, chunk, now)
+    decoder.finish()
+
+
+def record_fields(record: StreamRecord) -> dict[str, Any]:
+    """The streaming members of a ``RequestRecord`` (benchmarks.results)."""
+    underruns = playback_underruns(record.arrivals, record.samples, record.sample_rate)
+    ttfp = record.ttfp_s
+    return {
+        "ttfp_ms": None if ttfp is None else ttfp * 1000,
+        "gap_max_ms": max(record.gaps_s, default=0.0) * 1000,
+        "underruns": underruns.count,
+        "stall_s": underruns.stall_s,
+        "audio_s": record.audio_s or None,
+    }
+
+
 async def stream_once(
     client: httpx.AsyncClient, body: dict[str, Any], intended_at: float
 ) -> StreamRecord:
     record = StreamRecord(intended_at=intended_at, sent_at=time.perf_counter())
-    decoder = StreamDecoder()
     headers = {"Accept": STREAM_MEDIA_TYPE}
     try:
         async with client.stream("POST", "/v1/generate", json=body, headers=headers) as response:
@@ -126,11 +150,7 @@ async def stream_once(
                 await response.aread()
                 record.error = f"HTTP {response.status_code}"
                 return record
-            async for data in response.aiter_raw():
-                now = time.perf_counter()
-                for chunk in decoder.feed(data):
-                    _note(record, chunk, now)
-        decoder.finish()
+            await read_stream(response, record)
     except (httpx.HTTPError, StreamProtocolError) as exc:
         record.error = f"{type(exc).__name__}: {exc}"[:200]
     return record

@@ -9,11 +9,15 @@ same underrun in the client's arrivals as in the server's send times.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import pytest
 
+from benchmarks.openloop import LoadConfig, run_load
+from benchmarks.scenarios import ScenarioSettings
+from benchmarks.stats import summarize
 from benchmarks.streaming import playback_underruns, run_streams, summarize_streams
 from benchmarks.testing_provider import PROMPT_MARK, launch, server_log
 
@@ -21,6 +25,9 @@ pytestmark = pytest.mark.slow
 
 TOLERANCE_MS = 2.0
 TOLERANCE_FRACTION = 0.05
+SHARE = 0.8
+"""Of the requests of one attempt, at least this share must be within tolerance: a scheduler
+delay on a shared 2-core machine can hit any one request."""
 ATTEMPTS = 3
 """As in test_measurement_validity: noise only widens a gap now and then; a wrong harness is
 wrong every time."""
@@ -43,21 +50,20 @@ def _one_attempt(url: str) -> list[str]:
     truth = [e for e in server_log(url) if e["path"] == "/v1/generate"]
     assert len(truth) == len(records) == 10
     assert all(r.ok for r in records)
-    summary = summarize_streams(records, wall)
-    assert summary.underrun_requests == 10
-    misses = []
+    assert summarize_streams(records, wall).underrun_requests == 10
+    ttfp_within, stall_within = [], []
     for record, entry in zip(records, truth, strict=True):
         frames = [ms / 1000 for ms in entry["frames_ms"]]
         assert record.ttfp_s is not None
-        if not _within(record.ttfp_s * 1000, frames[0] * 1000):
-            misses.append(
-                f"TTFP {record.ttfp_s * 1000:.1f} ms vs the server's {frames[0] * 1e3:.1f}"
-            )
+        ttfp_within.append(_within(record.ttfp_s * 1000, frames[0] * 1000))
         expected = playback_underruns(frames, record.samples, record.sample_rate)
         measured = playback_underruns(record.arrivals, record.samples, record.sample_rate)
-        assert measured.count == expected.count == 1
-        if not _within(measured.stall_s * 1000, expected.stall_s * 1000):
-            misses.append(f"stall {measured.stall_s * 1e3:.1f} vs {expected.stall_s * 1e3:.1f} ms")
+        assert measured.count == expected.count == 1  # the same stall, found from either side
+        stall_within.append(_within(measured.stall_s * 1000, expected.stall_s * 1000))
+    misses = []
+    for name, within in (("TTFP", ttfp_within), ("stall", stall_within)):
+        if sum(within) < SHARE * len(within):
+            misses.append(f"{name}: {sum(within)} of {len(within)} within tolerance")
     return misses
 
 
@@ -69,3 +75,18 @@ def test_ttfp_and_stalls_match_the_servers_own_frame_times(tmp_path: Path) -> No
             if not attempts[-1]:
                 return
     raise AssertionError(attempts)
+
+
+def test_the_open_loop_runner_streams_and_records_first_packets(
+    tmp_path: Path, settings: ScenarioSettings
+) -> None:
+    with launch(tmp_path, *PROVIDER) as (url, _):
+        load = LoadConfig(host=url, rate=10.0, duration_s=2.0, schedule="constant")
+        outcome = asyncio.run(run_load(load, replace(settings, stream=True), check_fraction=0.0))
+    records = outcome.records
+    assert records
+    assert all(r.ok and r.ttfp_ms is not None and r.underruns is not None for r in records)
+    assert all(r.ttfp_ms <= (r.latency_ms or 0.0) for r in records if r.ttfp_ms is not None)
+    summary = summarize(records, 2.0)
+    assert summary.ttfp is not None
+    assert summary.ttfp.count == len(records)
