@@ -55,7 +55,7 @@ from benchmarks.options import (  # noqa: E402
     validity_thresholds,
 )
 from benchmarks.provenance import fetch_health, provenance  # noqa: E402
-from benchmarks.responses import interpret, parse_server_timing  # noqa: E402
+from benchmarks.responses import Outcome, interpret, parse_server_timing  # noqa: E402
 from benchmarks.results import RequestRecord, RunResult, write_document  # noqa: E402
 from benchmarks.scenarios import PreparedRequest, RequestFactory, ScenarioSettings  # noqa: E402
 from benchmarks.shapes import (  # noqa: E402
@@ -67,7 +67,9 @@ from benchmarks.shapes import (  # noqa: E402
     sweep_rates,
 )
 from benchmarks.stats import summarize  # noqa: E402
+from benchmarks.streaming import StreamRecord, read_chunks, record_fields  # noqa: E402
 from benchmarks.verdicts import check_validity, evaluate_slo  # noqa: E402
+from voicebox_api import STREAM_MEDIA_TYPE, StreamProtocolError  # noqa: E402
 
 _FLUSH_GRACE_S = 10.0
 _REPORT_LAG_S = 3.5  # workers report every 3 s; a step is judged once its records are in
@@ -235,6 +237,9 @@ class ProviderUser(FastHttpUser):
         """Send one request, judge it, record it exactly; returns a voice prompt if made."""
         fraction = float(self.environment.parsed_options.check_fraction)
         check = self._check.random() < fraction
+        streamed = prepared.headers.get("Accept") == STREAM_MEDIA_TYPE
+        started = time.perf_counter()
+        stream: StreamRecord | None = None
         with self.client.request(
             prepared.method,
             prepared.path,
@@ -242,6 +247,7 @@ class ProviderUser(FastHttpUser):
             headers=dict(prepared.headers),
             name=prepared.path,
             catch_response=True,
+            stream=streamed,
         ) as response:
             meta = response.request_meta
             status = int(response.status_code or 0)
@@ -251,6 +257,15 @@ class ProviderUser(FastHttpUser):
                 error = _error_class(getattr(response, "error", None))
                 outcome_ok, error_class, detail = False, error, str(meta.get("exception"))[:200]
                 audio_s, checked, prompt = None, False, None
+            elif streamed and status == 200:
+                stream = StreamRecord(intended_at=started, sent_at=started, status=status)
+                outcome = _read_stream(response, stream)
+                outcome_ok, error_class, detail = (
+                    outcome.ok,
+                    outcome.error_class,
+                    outcome.error_detail,
+                )
+                audio_s, checked, prompt = stream.audio_s or None, False, None
             else:
                 outcome = interpret(
                     prepared.operation, status, response.content or b"", check=check
@@ -267,7 +282,10 @@ class ProviderUser(FastHttpUser):
                 response.failure(f"{error_class}: {detail}")
         headers = response.headers or {}
         service_ms = float(meta["response_time"])
+        if stream is not None:  # Locust's time stops at the headers of a streamed answer
+            service_ms = (time.perf_counter() - started) * 1000
         start = float(meta["start_time"])
+        streaming = record_fields(stream) if stream is not None and outcome_ok else {}
         COLLECTOR.add(
             RequestRecord(
                 id=prepared.request_id,
@@ -289,9 +307,21 @@ class ProviderUser(FastHttpUser):
                 served_by=headers.get("x-served-by"),
                 server_timing=parse_server_timing(headers.get("server-timing")),
                 checked=checked,
+                **streaming,
             )
         )
         return prompt
+
+
+def _read_stream(response: Any, stream: StreamRecord) -> Outcome:
+    """Read a streamed answer (SPEC.md §14) as it arrives, timing every audio frame."""
+    try:
+        read_chunks(response.iter_content(chunk_size=65536, decode_content=False), stream)
+    except StreamProtocolError as exc:
+        return Outcome(False, f"broken_stream.{exc.clause}", str(exc)[:200])
+    except Exception as exc:  # geventhttpclient raises its own and socket errors mid-body
+        return Outcome(False, "transport_error", f"{type(exc).__name__}: {exc}"[:200])
+    return Outcome(True)
 
 
 def _worker_name(environment: Any) -> str | None:

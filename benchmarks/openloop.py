@@ -321,6 +321,7 @@ class _Runner:
             error_detail=outcome.error_detail,
             request_bytes=prepared.size,
             response_bytes=sum(stream.samples) * 4,
+            audio_s=stream.audio_s or None,
             served_by=headers.get("x-served-by"),
             **fields,
         )

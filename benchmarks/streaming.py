@@ -23,7 +23,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -45,6 +45,7 @@ __all__ = [
     "Underruns",
     "main",
     "playback_underruns",
+    "read_chunks",
     "read_stream",
     "record_fields",
     "run_streams",
@@ -125,6 +126,16 @@ async def read_stream(response: httpx.Response, record: StreamRecord) -> None:
     decoder.finish()
 
 
+def read_chunks(chunks: Iterable[bytes], record: StreamRecord) -> None:
+    """``read_stream`` for blocking clients (Locust's FastHttpUser): the same decoding."""
+    decoder = StreamDecoder()
+    for data in chunks:
+        now = time.perf_counter()
+        for chunk in decoder.feed(data):
+            _note(record, chunk, now)
+    decoder.finish()
+
+
 def record_fields(record: StreamRecord) -> dict[str, Any]:
     """The streaming members of a ``RequestRecord`` (benchmarks.results)."""
     underruns = playback_underruns(record.arrivals, record.samples, record.sample_rate)
@@ -134,7 +145,6 @@ def record_fields(record: StreamRecord) -> dict[str, Any]:
         "gap_max_ms": max(record.gaps_s, default=0.0) * 1000,
         "underruns": underruns.count,
         "stall_s": underruns.stall_s,
-        "audio_s": record.audio_s or None,
     }
 
 
