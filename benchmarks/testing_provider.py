@@ -117,6 +117,8 @@ class StreamPlan:
     stall_after: int | None = None
     """Index of the frame after which the stream stalls for ``stall_ms``."""
     stall_ms: float = 0.0
+    accel_header: bool = True
+    """Send ``X-Accel-Buffering: no``; without it only a proxy's own setting keeps it flowing."""
 
 
 @dataclass(frozen=True)
@@ -310,7 +312,7 @@ async def _generate(request: Request) -> Response:
         return StreamingResponse(
             _stream_frames(state, entry, request.scope["state"]["arrived_mono"], seconds),
             media_type=STREAM_MEDIA_TYPE,
-            headers={"X-Accel-Buffering": "no", "X-Request-ID": _request_id(request)},
+            headers=_stream_headers(state.config.stream, _request_id(request)),
         )
     audio = state.audio(seconds)
     every = state.config.bad_audio_every
@@ -325,6 +327,13 @@ async def _generate(request: Request) -> Response:
         queue=queue_ms,
         inference=entry["service_ms"],
     )
+
+
+def _stream_headers(plan: StreamPlan, request_id: str) -> dict[str, str]:
+    headers = {"X-Request-ID": request_id}
+    if plan.accel_header:
+        headers["X-Accel-Buffering"] = "no"
+    return headers
 
 
 def _request_id(request: Request) -> str:
@@ -452,6 +461,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--stream-chunk-ms", type=float, default=20.0)
     parser.add_argument("--stream-stall-after", type=int, default=None)
     parser.add_argument("--stream-stall-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--stream-without-accel-header",
+        action="store_true",
+        help="omit X-Accel-Buffering: no (to test a proxy's own buffering setting)",
+    )
     parser.add_argument("--log-file", help="write the server-side log here (JSON) on shutdown")
     return parser
 
@@ -488,6 +502,7 @@ def main(argv: list[str] | None = None) -> None:
             chunk_ms=options.stream_chunk_ms,
             stall_after=options.stream_stall_after,
             stall_ms=options.stream_stall_ms,
+            accel_header=not options.stream_without_accel_header,
         ),
     )
     app = create_app(config)
