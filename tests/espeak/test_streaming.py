@@ -6,7 +6,7 @@ import numpy as np
 
 from reference_server.backends.base import GenerateJob, StreamingTTSBackend
 from reference_server.backends.espeak import EspeakBackend, EspeakVoice
-from reference_server.backends.espeak.backend import split_sentences
+from reference_server.backends.sentences import split_sentences
 
 TEXT = "The fox ran into the wood. It was late! Did anyone see it? Nobody did."
 

@@ -17,7 +17,6 @@ espeakng-loader bundles, and only a fresh fork per utterance makes espeak-ng bit
 
 from __future__ import annotations
 
-import re
 import secrets
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -48,8 +47,9 @@ from reference_server.backends.espeak.steering import (
     settings_for,
 )
 from reference_server.backends.espeak.voices import LANGUAGE_VOICES, voice_name
+from reference_server.backends.sentences import split_sentences
 
-__all__ = ["EspeakBackend", "EspeakVoice", "split_sentences"]
+__all__ = ["EspeakBackend", "EspeakVoice"]
 
 MIN_REFERENCE_SECONDS: Final = 1.0
 MIN_REFERENCE_RATE: Final = 8_000
@@ -57,8 +57,6 @@ MAX_REFERENCE_RATE: Final = 48_000
 _OUTPUT_PEAK: Final = 0.89  # -1 dBFS: headroom against clipping after resampling
 _MAX_SEED: Final = 2**32 - 1
 _SYNTHESIS_TIMEOUT_S: Final = 60.0
-_SENTENCE_END: Final = re.compile(r"(?<=[.!?;\u3002\uff01\uff1f])\s+")
-"""Where one sentence ends and the next begins: terminal punctuation, then white space."""
 
 
 @dataclass(frozen=True)
@@ -175,12 +173,6 @@ class _PlannedSynthesis:
     text: str
     seed_of_job: int
     synthesis: _engine.SynthesisRequest
-
-
-def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text``, each ending with its punctuation; never an empty list."""
-    sentences = [part for part in _SENTENCE_END.split(text) if part.strip()]
-    return sentences or [text]
 
 
 def _checked_reference(audio: FloatAudio, sample_rate: int) -> FloatAudio:
