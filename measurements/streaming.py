@@ -7,6 +7,8 @@
    the share of requests within 2 ms + 5 %, and the stall the player model finds on both sides.
 3. **Binary against base64 JSON** for 5 s of audio: the HTTP and codec overhead of each answer
    (round trip to a decoded array, minus the backend's own call in this process), medians.
+4. **Client capacity**: streams per second that the open-loop runner (closed mode, httpx) and
+   Locust's FastHttpUser drive in turn against one test provider, with 32 connections each.
 
     python -m measurements.streaming [--json measurements/results/streaming.json]
 """
@@ -21,11 +23,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from benchmarks.locustrun import run_locust
+from benchmarks.openloop import LoadConfig, run_load
+from benchmarks.scenarios import ScenarioSettings, load_corpus, tone_reference
+from benchmarks.stats import summarize
 from benchmarks.streaming import playback_underruns, run_streams, summarize_streams
 from benchmarks.testing_provider import PROMPT_MARK, launch, server_log
 from conformance.engine.references import reference_voices
@@ -155,6 +162,46 @@ def binary_against_json(iterations: int, seconds: float = 5.0) -> dict[str, Any]
     }
 
 
+def client_capacity(seconds: float, connections: int) -> dict[str, Any]:
+    """Streams per second and per client core that the open-loop runner (closed mode) and
+    Locust's FastHttpUser drive against one test provider streaming 8 frames at once."""
+    provider = ("--service", "fixed:0", "--stream-chunks", "8", "--stream-chunk-ms", "0")
+    settings = ScenarioSettings(
+        scenario="generate", texts=tuple(load_corpus()), references=(tone_reference(),)
+    )
+    with tempfile.TemporaryDirectory() as workdir, launch(Path(workdir), *provider) as (url, _):
+        load = LoadConfig(
+            host=url, mode="closed", rate=0.0, duration_s=seconds, concurrency=connections
+        )
+        outcome = asyncio.run(run_load(load, replace(settings, stream=True), check_fraction=0.0))
+        ours = summarize(outcome.records, seconds)
+        run = run_locust(
+            url,
+            Path(workdir) / "locust",
+            users=connections,
+            run_time_s=seconds,
+            stop_timeout_s=2,
+            extra=["--stream", "--check-fraction", "0"],
+        )
+        theirs = run.result.summary
+        locust_cpu = float(max(run.result.config.get("client_cpu_by_process") or [0.0]))
+    ours_rps = ours.by_operation["generate"].ok / seconds if "generate" in ours.by_operation else 0
+    theirs_rps = (
+        theirs.by_operation["generate"].ok / seconds if "generate" in theirs.by_operation else 0
+    )
+    return {
+        "seconds": seconds,
+        "connections": connections,
+        "openloop_streams_per_s": round(ours_rps, 1),
+        "openloop_client_cpu": round(outcome.client_cpu, 3),
+        "locust_streams_per_s": round(theirs_rps, 1),
+        "locust_client_cpu": round(locust_cpu, 3),
+        "ratio": round(ours_rps / theirs_rps, 3) if theirs_rps else None,
+        "openloop_ttfp_p50_ms": _get(ours.ttfp.model_dump() if ours.ttfp else None, "p50"),
+        "locust_ttfp_p50_ms": _get(theirs.ttfp.model_dump() if theirs.ttfp else None, "p50"),
+    }
+
+
 def _get(distribution: dict[str, Any] | None, key: str) -> float | None:
     if distribution is None:
         return None
@@ -166,12 +213,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--requests", type=int, default=40, help="streams at concurrency 1")
     parser.add_argument("--iterations", type=int, default=100, help="binary/JSON pairs")
+    parser.add_argument("--capacity-seconds", type=float, default=8.0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     figures = {
         "espeak": espeak_ttfp(args.requests, 2 * args.requests),
         "harness_accuracy": harness_accuracy(args.requests),
         "binary_vs_json": binary_against_json(args.iterations),
+        "client_capacity": client_capacity(args.capacity_seconds, 32),
     }
     print(json.dumps(figures, indent=2))
     if args.json:
