@@ -68,7 +68,9 @@ from benchmarks.shapes import (  # noqa: E402
     sweep_rates,
 )
 from benchmarks.stats import summarize  # noqa: E402
+from benchmarks.streaming import StreamRecord, read_chunks  # noqa: E402
 from benchmarks.verdicts import check_validity, evaluate_slo  # noqa: E402
+from voicebox_api import STREAM_MEDIA_TYPE, StreamProtocolError  # noqa: E402
 
 _FLUSH_GRACE_S = 10.0
 _REPORT_LAG_S = 3.5  # workers report every 3 s; a step is judged once its records are in
@@ -237,6 +239,9 @@ class ProviderUser(FastHttpUser):
         """Send one request, judge it, record it exactly; returns a voice prompt if made."""
         fraction = float(self.environment.parsed_options.check_fraction)
         check = self._check.random() < fraction
+        streamed = prepared.headers.get("Accept") == STREAM_MEDIA_TYPE
+        started = time.perf_counter()
+        stream: StreamRecord | None = None
         with self.client.request(
             prepared.method,
             prepared.path,
@@ -244,12 +249,16 @@ class ProviderUser(FastHttpUser):
             headers=dict(prepared.headers),
             name=prepared.path,
             catch_response=True,
+            stream=streamed,
         ) as response:
             meta = response.request_meta
             status = int(response.status_code or 0)
             if status == 0:
                 error = _error_class(getattr(response, "error", None))
                 outcome = Outcome(False, error, str(meta.get("exception"))[:200])
+            elif streamed and status == 200:
+                stream = StreamRecord(intended_at=started, sent_at=started, status=status)
+                outcome = _read_stream(response, stream)
             else:
                 outcome = interpret(
                     prepared.operation,
@@ -262,6 +271,9 @@ class ProviderUser(FastHttpUser):
                 response.success()
             else:
                 response.failure(f"{outcome.error_class}: {outcome.error_detail}")
+        service_ms = float(meta["response_time"])
+        if stream is not None:  # Locust's time stops at the headers of a streamed answer
+            service_ms = (time.perf_counter() - started) * 1000
         start = float(meta["start_time"])
         COLLECTOR.add(
             request_record(
@@ -269,14 +281,26 @@ class ProviderUser(FastHttpUser):
                 outcome,
                 intended_at=start,  # a closed loop: nothing is scheduled ahead of the send
                 sent_at=start,
-                service_ms=float(meta["response_time"]),
+                service_ms=service_ms,
                 status=status or None,
                 response_bytes=int(meta.get("response_length") or 0),
                 headers=response.headers or {},
                 worker=_worker_name(self.environment),
+                stream=stream,
             )
         )
         return outcome.voice_prompt
+
+
+def _read_stream(response: Any, stream: StreamRecord) -> Outcome:
+    """Read a streamed answer (SPEC.md §14) as it arrives, timing every audio frame."""
+    try:
+        read_chunks(response.iter_content(chunk_size=65536, decode_content=False), stream)
+    except StreamProtocolError as exc:
+        return Outcome(False, f"broken_stream.{exc.clause}", str(exc)[:200])
+    except Exception as exc:  # geventhttpclient raises its own and socket errors mid-body
+        return Outcome(False, "transport_error", f"{type(exc).__name__}: {exc}"[:200])
+    return Outcome(True)
 
 
 def _worker_name(environment: Any) -> str | None:

@@ -41,7 +41,9 @@ RATIONALE: Final = (
     "which live traffic probes it again (open-source nginx has no active health checks). "
     "proxy_connect_timeout 1s: on loopback or a LAN a connect that takes longer means the host "
     "is gone. proxy_read_timeout 120s: a long generation is not a failure. keepalive 64: "
-    "upstream connections are reused, so the balancer adds no TCP handshake per request."
+    "upstream connections are reused, so the balancer adds no TCP handshake per request. "
+    "proxy_buffering off for /v1/generate: a streamed answer (SPEC.md §14) reaches the client "
+    "frame by frame instead of when the whole clip is done."
 )
 
 
@@ -95,6 +97,21 @@ def nginx_version(binary: str | None = None) -> str:
     return match.group(1) if match else "unknown"
 
 
+def _proxy_settings(config: NginxConfig) -> str:
+    return f"""
+            proxy_pass http://providers;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_connect_timeout {config.connect_timeout_s:g}s;
+            proxy_send_timeout {config.read_timeout_s:g}s;
+            proxy_read_timeout {config.read_timeout_s:g}s;
+            proxy_next_upstream {config.next_upstream};
+            proxy_next_upstream_tries {config.next_upstream_tries};
+            proxy_next_upstream_timeout 10s;
+            proxy_buffers 64 16k;"""
+
+
 def render_config(config: NginxConfig, listen_port: int, prefix: Path) -> str:
     """The whole nginx.conf: loopback only, every path inside ``prefix``."""
     user = ""
@@ -113,19 +130,14 @@ def render_config(config: NginxConfig, listen_port: int, prefix: Path) -> str:
             f"    upstream providers {{\n{balance}{servers}\n"
             f"        keepalive {config.keepalive};\n    }}\n"
         )
+        settings = _proxy_settings(config)
+        # A stream must reach the client as it is made (SPEC.md §14.2): nginx honours the
+        # provider's X-Accel-Buffering: no anyway; buffering off here does not depend on it.
         proxy = f"""
-        location / {{
-            proxy_pass http://providers;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $host;
-            proxy_connect_timeout {config.connect_timeout_s:g}s;
-            proxy_send_timeout {config.read_timeout_s:g}s;
-            proxy_read_timeout {config.read_timeout_s:g}s;
-            proxy_next_upstream {config.next_upstream};
-            proxy_next_upstream_tries {config.next_upstream_tries};
-            proxy_next_upstream_timeout 10s;
-            proxy_buffers 64 16k;
+        location / {{{settings}
+        }}
+        location = /v1/generate {{{settings}
+            proxy_buffering off;
         }}"""
     null = ""
     if config.null_health:

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import functools
 import math
 import random
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
@@ -44,13 +45,14 @@ from benchmarks.responses import Outcome, interpret
 from benchmarks.results import RequestRecord, RunConfig, RunResult, write_document
 from benchmarks.scenarios import PreparedRequest, RequestFactory, ScenarioSettings
 from benchmarks.stats import distribution, summarize
+from benchmarks.streaming import StreamRecord, read_stream
 from benchmarks.verdicts import (
     SloThresholds,
     ValidityThresholds,
     check_validity,
     evaluate_slo,
 )
-from voicebox_api import SettingsError
+from voicebox_api import STREAM_MEDIA_TYPE, SettingsError, StreamProtocolError
 
 __all__ = [
     "LoadConfig",
@@ -160,6 +162,20 @@ class _ShardedClient:
         finally:
             self.load[index] -= 1
 
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, method: str, path: str, content: bytes, headers: Mapping[str, str]
+    ) -> AsyncIterator[httpx.Response]:
+        index = min(range(len(self.load)), key=self.load.__getitem__)
+        self.load[index] += 1
+        try:
+            async with self.clients[index].stream(
+                method, path, content=content, headers=headers
+            ) as response:
+                yield response
+        finally:
+            self.load[index] -= 1
+
     async def __aenter__(self) -> _ShardedClient:
         return self
 
@@ -212,6 +228,8 @@ class _Runner:
     async def execute(
         self, client: _ShardedClient, prepared: PreparedRequest, intended: float, check: bool
     ) -> tuple[RequestRecord, Outcome]:
+        if prepared.headers.get("Accept") == STREAM_MEDIA_TYPE:
+            return await self.execute_stream(client, prepared, intended)
         sent = time.perf_counter()
         self.last_sent = max(self.last_sent, sent)
         status: int | None = None
@@ -253,6 +271,45 @@ class _Runner:
             status=status,
             response_bytes=len(body),
             headers=headers,
+        )
+        return record, outcome
+
+    async def execute_stream(
+        self, client: _ShardedClient, prepared: PreparedRequest, intended: float
+    ) -> tuple[RequestRecord, Outcome]:
+        """A streamed generation (SPEC.md §14): TTFP, frame gaps and playback stalls."""
+        sent = time.perf_counter()
+        self.last_sent = max(self.last_sent, sent)
+        stream = StreamRecord(intended_at=intended, sent_at=sent)
+        outcome = Outcome(True, None, None)
+        headers: Mapping[str, str] = {}
+        try:
+            async with client.stream(
+                prepared.method, prepared.path, prepared.body, prepared.headers
+            ) as response:
+                stream.status, headers = response.status_code, response.headers
+                if response.status_code == 200:
+                    await read_stream(response, stream)
+                else:
+                    body = await response.aread()
+                    outcome = interpret(prepared.operation, response.status_code, body, check=False)
+        except StreamProtocolError as exc:
+            outcome = Outcome(False, f"broken_stream.{exc.clause}", str(exc)[:200])
+        except httpx.TimeoutException as exc:
+            outcome = Outcome(False, "timeout", type(exc).__name__)
+        except httpx.HTTPError as exc:
+            outcome = Outcome(False, "transport_error", f"{type(exc).__name__}: {exc}"[:200])
+        ended = time.perf_counter()
+        record = request_record(
+            prepared,
+            outcome,
+            intended_at=self.clock.epoch(intended),
+            sent_at=self.clock.epoch(sent),
+            service_ms=(ended - sent) * 1000,
+            status=stream.status,
+            response_bytes=sum(stream.samples) * 4,
+            headers=headers,
+            stream=stream,
         )
         return record, outcome
 
@@ -547,6 +604,11 @@ def format_summary(result: RunResult) -> str:
     if s.rtf:
         lines.append(
             f"  RTF p50 {s.rtf.p50:.3f} p95 {s.rtf.p95:.3f}; audio {s.audio_s_per_s:.2f} s/s"
+        )
+    if s.ttfp:
+        lines.append(
+            f"  TTFP ms (from intended send): p50 {s.ttfp.p50:.1f}  p99 {s.ttfp.p99:.1f}; "
+            f"{s.underrun_requests} streams stalled, {s.stall_s or 0.0:.3f} s in all"
         )
     if s.goodput:
         lines.append(f"  goodput {s.goodput.goodput_rps:.2f}/s within {s.goodput.slo_ms:g} ms")

@@ -98,6 +98,11 @@ def add_scenario_arguments(parser: _Parser, *, locust: bool = False) -> None:
     parser.add_argument("--speech-model", default="tts-1", help="model for --dialect openai-speech")
     parser.add_argument("--speech-voice", default="alloy", help="voice for --dialect openai-speech")
     parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="ask /v1/generate for a stream (SPEC §14): record TTFP, frame gaps, playback stalls",
+    )
+    parser.add_argument(
         "--check-fraction",
         type=_fraction,
         default=0.1,
@@ -153,6 +158,7 @@ def scenario_settings(options: Any) -> ScenarioSettings:
         dialect=cast(Dialect, getattr(options, "dialect", "voicebox")),
         speech_model=getattr(options, "speech_model", "tts-1"),
         speech_voice=getattr(options, "speech_voice", "alloy"),
+        stream=bool(getattr(options, "stream", False)),
     )
 
 

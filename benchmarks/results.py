@@ -145,6 +145,20 @@ class RequestRecord(_Model):
     server_timing: dict[str, float] = Field(
         default_factory=dict, description="Server-Timing durations in ms, by metric name."
     )
+    ttfp_ms: float | None = Field(
+        default=None,
+        description="Streamed requests (SPEC §14): intended send time to the first audio frame.",
+    )
+    gap_max_ms: float | None = Field(
+        default=None, description="Streamed requests: the longest wait between audio frames."
+    )
+    underruns: int | None = Field(
+        default=None,
+        description="Streamed requests: stalls of a player that starts at the first frame.",
+    )
+    stall_s: float | None = Field(
+        default=None, description="Streamed requests: those stalls' total length in seconds."
+    )
     checked: bool = Field(
         default=False, description="Whether this response was decoded and checked in full."
     )
@@ -226,6 +240,13 @@ class RunSummary(_Model):
     response_bytes: int
     served_by: dict[str, int] = Field(default_factory=dict)
     correctness: CorrectnessSummary | None = None
+    ttfp: Distribution | None = Field(
+        default=None, description="Streamed requests: time to the first audio frame."
+    )
+    underrun_requests: int | None = Field(
+        default=None, description="Streamed requests whose player stalled at least once."
+    )
+    stall_s: float | None = Field(default=None, description="Streamed requests: total stall.")
 
 
 class ValidityCheck(_Model):

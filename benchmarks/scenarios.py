@@ -21,7 +21,7 @@ import httpx
 import numpy as np
 
 from benchmarks.results import Operation
-from voicebox_api import MAX_SEED, GenerateRequest, write_audio
+from voicebox_api import MAX_SEED, STREAM_MEDIA_TYPE, GenerateRequest, write_audio
 
 __all__ = [
     "DEFAULT_CORPUS",
@@ -126,6 +126,8 @@ class ScenarioSettings:
     dialect: Dialect = "voicebox"
     speech_model: str = "tts-1"
     speech_voice: str = "alloy"
+    stream: bool = False
+    """Ask /v1/generate for a stream (SPEC.md §14) instead of the JSON answer."""
 
     def weights(self) -> Mapping[Operation, int]:
         return self.mix if self.mix is not None else _DEFAULT_MIXES[self.scenario]
@@ -190,7 +192,10 @@ class RequestFactory:
         return self._prepare(
             "generate",
             json.dumps(body.model_dump(mode="json"), separators=(",", ":")).encode(),
-            {"Content-Type": "application/json", "Accept": "application/json"},
+            {
+                "Content-Type": "application/json",
+                "Accept": STREAM_MEDIA_TYPE if self.settings.stream else "application/json",
+            },
         )
 
     def speech(self) -> PreparedRequest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from benchmarks.results import (
     CorrectnessSummary,
@@ -143,4 +144,16 @@ def summarize(
         response_bytes=sum(r.response_bytes for r in completed),
         served_by=dict(sorted(Counter(r.served_by for r in completed if r.served_by).items())),
         correctness=_correctness(records, check_fraction) if check_fraction is not None else None,
+        **_streaming(ok),
     )
+
+
+def _streaming(ok: Sequence[RequestRecord]) -> dict[str, Any]:
+    streamed = [r for r in ok if r.ttfp_ms is not None]
+    if not streamed:
+        return {}
+    return {
+        "ttfp": distribution(r.ttfp_ms for r in streamed if r.ttfp_ms is not None),
+        "underrun_requests": sum(1 for r in streamed if r.underruns),
+        "stall_s": math.fsum(r.stall_s or 0.0 for r in streamed),
+    }

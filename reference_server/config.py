@@ -220,7 +220,7 @@ def _parser_type(option: _Option) -> Callable[[str], Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m reference_server",
-        description="Reference server of the Voicebox External Provider API v0.2.",
+        description="Reference server of the Voicebox External Provider API v0.3.",
         epilog="Every flag has an environment variable named in its help; flags win.",
     )
     for option in _OPTIONS:

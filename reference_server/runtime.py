@@ -22,6 +22,7 @@ import soundfile as sf
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
+    StreamingTTSBackend,
     Synthesis,
     Transcription,
     TranscriptionBackend,
@@ -210,6 +211,14 @@ class Runtime:
         self.metrics.audio_seconds.inc(synthesis.samples.shape[0] / synthesis.sample_rate)
         return synthesis, stats
 
+    async def run_tts(
+        self, payload: P, run: Callable[[TTSBackend, list[P]], Sequence[R]]
+    ) -> tuple[R, JobStats]:
+        """Run ``run`` on a TTS worker through the same queue as every generation (the
+        streamed and WAV answers of ``reference_server.streaming``)."""
+        self.require_tts()
+        return await self._submit(self._tts_queue, payload, run, None)
+
     async def create_voice_prompt(
         self, audio: npt.NDArray[np.float32], sample_rate: int, reference_text: str
     ) -> tuple[dict[str, Any], JobStats]:
@@ -311,6 +320,9 @@ class Runtime:
             openai_transcriptions=transcriber is not None,
             transcribe_languages=sorted(transcriber.languages) if transcriber else None,
             openai_speech=True,
+            streaming=isinstance(self.tts, StreamingTTSBackend),
+            stream_granularity=getattr(self.tts, "stream_granularity", None),
+            wav_audio=True,
         )
 
 

@@ -22,8 +22,9 @@ from reference_server.disconnect import unless_disconnected
 from reference_server.errors import ApiError, issues_from
 from reference_server.middleware import RequestContext
 from reference_server.scheduler import JobStats
+from reference_server.streaming import negotiated_answer, stream_answer, wav_answer
 from reference_server.uploads import text_field
-from voicebox_api import GenerateRequest, VoicePromptResponse
+from voicebox_api import STREAM_MEDIA_TYPE, WAV_MEDIA_TYPE, GenerateRequest, VoicePromptResponse
 
 __all__ = ["router"]
 
@@ -47,6 +48,7 @@ class _Prepared:
 async def generate(request: Request) -> Response:
     server = server_of(request)
     tts = server.runtime.require_tts()
+    answer = negotiated_answer(request, tts)
     body = await request.body()
     content_type = request.headers.get("content-type")
     with_key = server.cache.enabled
@@ -63,6 +65,10 @@ async def generate(request: Request) -> Response:
         language=prepared.request.language,
         seed=prepared.request.seed,
     )
+    if answer == STREAM_MEDIA_TYPE:
+        return await stream_answer(request, server, job)
+    if answer == WAV_MEDIA_TYPE:
+        return await wav_answer(request, server, job)
 
     async def produce() -> bytes:
         encoded, stats = await server.runtime.generate(job)

@@ -86,6 +86,41 @@ def latency_cdf(views: Sequence[RunView], path: Path) -> Path | None:
     return _save(figure, path)
 
 
+def ttfp_cdf(views: Sequence[RunView], path: Path) -> Path | None:
+    """When the first audio could play: TTFP of streamed runs, latency of whole-clip runs.
+    Drawn only when some run streamed."""
+    if not any(v.run.summary.ttfp is not None for v in views):
+        return None
+    drawn = []
+    for view in views:
+        streamed = view.run.summary.ttfp is not None
+        values = (
+            [r.ttfp_ms for r in view.run.records if r.ok and r.ttfp_ms is not None]
+            if streamed
+            else view.latencies_ms()
+        )
+        if values:
+            drawn.append((view, values, streamed))
+    figure, (ax,) = _figure()
+    for (view, values, streamed), colour in zip(
+        drawn, _colours([v for v, _, _ in drawn]), strict=True
+    ):
+        kind = "stream" if streamed else "whole clip"
+        ax.ecdf(
+            values,
+            label=f"{view.legend}, {kind} (n={len(values)})",
+            color=colour,
+            linestyle="-" if streamed else "--",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("first audio from intended send time (ms, log scale)")
+    ax.set_ylabel("share of successful requests")
+    ax.set_title("Time to first audio")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(figure, path)
+
+
 def load_curve(views: Sequence[RunView], path: Path) -> Path | None:
     """Latency percentiles and achieved throughput against offered load (open loop)."""
     by_series: dict[str, list[LoadPoint]] = defaultdict(list)

@@ -28,6 +28,7 @@ from reports.sections.cost import cost_section
 from reports.sections.harness import harness_section
 from reports.sections.loadbalance import loadbalance_section
 from reports.sections.provenance import provenance_section
+from reports.sections.streaming import streaming_section
 from voicebox_api import SPEC_VERSION, __version__
 
 __all__ = ["DISCUSSION_LIMIT", "RenderOptions", "RenderedReport", "render_report"]
@@ -87,6 +88,7 @@ def render_report(
         *conformance_section(inputs.conformance),
         *benchmark_section(views, {k: link(v) for k, v in bench_figures.items()}),
         *cost_section(views, options.gpu_prices),
+        *streaming_section(views, {k: link(v) for k, v in bench_figures.items()}),
         *loadbalance_section(
             inputs.loadbalance, [{k: link(v) for k, v in f.items()} for f in lb_figures]
         ),
@@ -116,6 +118,7 @@ def _bench_figures(views: Sequence[RunView], out_dir: Path) -> dict[str, Path]:
         "latency_cdf": (plots.latency_cdf, "latency-cdf.png"),
         "load_curve": (plots.load_curve, "latency-throughput-vs-load.png"),
         "rtf": (plots.rtf_histogram, "rtf-histogram.png"),
+        "ttfp_cdf": (plots.ttfp_cdf, "ttfp-cdf.png"),
     }
     made: dict[str, Path] = {}
     for name, (maker, filename) in makers.items():

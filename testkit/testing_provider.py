@@ -7,7 +7,11 @@ distribution, and it logs its own timings for every request (``GET /_test/log``)
 - a **stall**: every request arriving in ``[t0, t0 + D)`` is held until ``t0 + D`` (``hold``),
   or the whole server freezes for ``D`` (``freeze``: the event loop blocks, as in a GC pause);
 - a **capacity limit** (``--slots``): at most N requests in service, the rest queue;
-- **garbage** (``--bad-audio-every N``): every Nth generation answers NaN samples.
+- **garbage** (``--bad-audio-every N``): every Nth generation answers NaN samples;
+- **streams** (SPEC.md §14): a request with ``Accept: application/vnd.voicebox.pcm-stream`` gets
+  its audio in ``--stream-chunks`` frames, the first ``--stream-first-ms`` after the service time,
+  then one every ``--stream-chunk-ms``, with an optional stall of ``--stream-stall-ms`` after
+  frame ``--stream-stall-after``; the log holds when each audio frame was handed to the server.
 
 Run: ``python -m testkit.testing_provider --port 8000 --service lognormal:40:0.5``.
 """
@@ -23,7 +27,7 @@ import math
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -33,16 +37,20 @@ import numpy as np
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from orchestration.processes import ManagedProcess, serving
 from voicebox_api import (
+    STREAM_MEDIA_TYPE,
     Capabilities,
     GenerateRequest,
     HealthResponse,
     UndecodableAudioError,
+    audio_frame,
     encode_audio,
+    end_frame,
+    header_frame,
     read_audio,
 )
 
@@ -50,6 +58,7 @@ __all__ = [
     "ProviderConfig",
     "ServiceTime",
     "StallPlan",
+    "StreamPlan",
     "create_app",
     "launch",
     "main",
@@ -99,6 +108,20 @@ class StallPlan:
 
 
 @dataclass(frozen=True)
+class StreamPlan:
+    """When a streamed answer's audio frames leave, after the drawn service time."""
+
+    first_ms: float = 0.0
+    chunks: int = 8
+    chunk_ms: float = 20.0
+    stall_after: int | None = None
+    """Index of the frame after which the stream stalls for ``stall_ms``."""
+    stall_ms: float = 0.0
+    accel_header: bool = True
+    """Send ``X-Accel-Buffering: no``; without it only a proxy's own setting keeps it flowing."""
+
+
+@dataclass(frozen=True)
 class ProviderConfig:
     instance_id: str = "test-0"
     service: ServiceTime = field(default_factory=ServiceTime)
@@ -109,6 +132,7 @@ class ProviderConfig:
     api_key: str | None = None
     bad_audio_every: int = 0
     seconds_per_char: float = 0.06
+    stream: StreamPlan = field(default_factory=StreamPlan)
 
 
 class _State:
@@ -235,7 +259,13 @@ async def _health(request: Request) -> Response:
         model="bench-test-provider",
         device="cpu",
         api_version="0.2",
-        capabilities=Capabilities(languages=["en"], deterministic_seed=True, transcribe=True),
+        capabilities=Capabilities(
+            languages=["en"],
+            deterministic_seed=True,
+            transcribe=True,
+            streaming=True,
+            stream_granularity="frame",
+        ),
     )
     return _reply(request, body.model_dump(mode="json", exclude_none=True))
 
@@ -273,9 +303,17 @@ async def _generate(request: Request) -> Response:
         return _reply(request, {"detail": issues}, 422)
     if body.voice_prompt.get("provider") != PROMPT_MARK:
         return _reply(request, {"detail": "voice_prompt was not made by this provider"}, 422)
+    streamed = request.headers.get("accept") == STREAM_MEDIA_TYPE
     queue_ms = await _serve(request, entry)
     state.generations += 1
     seconds = min(30.0, max(0.25, len(body.text) * state.config.seconds_per_char))
+    if streamed:
+        entry["audio_s"] = seconds
+        return StreamingResponse(
+            _stream_frames(state, entry, request.scope["state"]["arrived_mono"], seconds),
+            media_type=STREAM_MEDIA_TYPE,
+            headers=_stream_headers(state.config.stream, _request_id(request)),
+        )
     audio = state.audio(seconds)
     every = state.config.bad_audio_every
     if every and state.generations % every == 0:
@@ -289,6 +327,36 @@ async def _generate(request: Request) -> Response:
         queue=queue_ms,
         inference=entry["service_ms"],
     )
+
+
+def _stream_headers(plan: StreamPlan, request_id: str) -> dict[str, str]:
+    headers = {"X-Request-ID": request_id}
+    if plan.accel_header:
+        headers["X-Accel-Buffering"] = "no"
+    return headers
+
+
+def _request_id(request: Request) -> str:
+    return request.headers.get("x-request-id", "")
+
+
+async def _stream_frames(
+    state: _State, entry: dict[str, Any], arrived: float, seconds: float
+) -> AsyncIterator[bytes]:
+    plan = state.config.stream
+    samples = np.frombuffer(base64.b64decode(state.audio(seconds)), "<f4")
+    pieces = np.array_split(samples, max(1, plan.chunks))
+    entry["frames_ms"] = []
+    yield header_frame(SAMPLE_RATE, "float32")
+    await asyncio.sleep(plan.first_ms / 1000)
+    for index, piece in enumerate(pieces):
+        if index:
+            await asyncio.sleep(plan.chunk_ms / 1000)
+        if plan.stall_after is not None and index == plan.stall_after + 1:
+            await asyncio.sleep(plan.stall_ms / 1000)
+        entry["frames_ms"].append((time.perf_counter() - arrived) * 1000)
+        yield audio_frame(piece, "float32")
+    yield end_frame(samples.size)
 
 
 async def _upload(request: Request, entry: dict[str, Any]) -> tuple[float, Any] | Response:
@@ -388,6 +456,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seconds-per-char", type=float, default=0.06, help="audio length per text character"
     )
+    parser.add_argument("--stream-first-ms", type=float, default=0.0)
+    parser.add_argument("--stream-chunks", type=int, default=8)
+    parser.add_argument("--stream-chunk-ms", type=float, default=20.0)
+    parser.add_argument("--stream-stall-after", type=int, default=None)
+    parser.add_argument("--stream-stall-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--stream-without-accel-header",
+        action="store_true",
+        help="omit X-Accel-Buffering: no (to test a proxy's own buffering setting)",
+    )
     parser.add_argument("--log-file", help="write the server-side log here (JSON) on shutdown")
     return parser
 
@@ -418,6 +496,14 @@ def main(argv: list[str] | None = None) -> None:
         api_key=options.api_key,
         bad_audio_every=options.bad_audio_every,
         seconds_per_char=options.seconds_per_char,
+        stream=StreamPlan(
+            first_ms=options.stream_first_ms,
+            chunks=options.stream_chunks,
+            chunk_ms=options.stream_chunk_ms,
+            stall_after=options.stream_stall_after,
+            stall_ms=options.stream_stall_ms,
+            accel_header=not options.stream_without_accel_header,
+        ),
     )
     app = create_app(config)
     try:

@@ -30,6 +30,7 @@ from voicebox_api._models import ErrorBody, OpenAIErrorEnvelope
 
 __all__ = [
     "AuthenticationError",
+    "BrokenStreamError",
     "ErrorPayload",
     "ProtocolError",
     "ProviderConnectionError",
@@ -119,6 +120,35 @@ class ProtocolError(ProviderError):
         self.status = response.status_code
         self.clause = clause
         self.cause = cause
+
+
+class BrokenStreamError(ProviderError):
+    """A streamed answer that broke after its first byte (SPEC.md §14): truncated, misframed,
+    or ended by the provider's in-band error frame. Never retried: audio was already delivered.
+
+    ``clause`` names the broken requirement (``STR-4`` for a truncated stream, ``STR-5`` for an
+    in-band error, ...); ``samples_received`` how many samples had arrived; ``error_body`` the
+    provider's error frame, if it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        clause: str,
+        cause: Exception,
+        samples_received: int,
+        curl: CurlCommand,
+        error_body: ErrorBody | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message, request=response.request, curl=curl, attempts=attempts)
+        self.response = response
+        self.clause = clause
+        self.cause = cause
+        self.samples_received = samples_received
+        self.error_body = error_body
 
 
 class ProviderTransportError(ProviderError):

@@ -1,4 +1,4 @@
-"""The bodies of Provider API v0.2, as pydantic models.
+"""The bodies of Provider API v0.3, as pydantic models.
 
 These models are the single source of every request and response body in SPEC.md. The
 conformance checks validate against them, the reference server serves them, the benchmarks
@@ -40,6 +40,16 @@ READY_STATUSES: frozenset[str] = frozenset({"healthy", "degraded"})
 AudioFormat = Literal["wav", "flac", "ogg", "mp3"]
 
 OpenAIResponseFormat = Literal["json", "text", "srt", "verbose_json", "vtt"]
+
+StreamGranularity = Literal["frame", "sentence"]
+"""How soon a streaming provider's audio leaves (SPEC.md §14): as the model makes frames of a few
+tens of milliseconds, or sentence by sentence."""
+
+JSON_MEDIA_TYPE = "application/json"
+STREAM_MEDIA_TYPE = "application/vnd.voicebox.pcm-stream"
+"""The ``Accept`` type that asks ``/v1/generate`` for a framed PCM stream (SPEC.md §14)."""
+WAV_MEDIA_TYPE = "audio/wav"
+"""The ``Accept`` type that asks ``/v1/generate`` for the whole clip as a WAV file (BIN-1)."""
 
 
 class _Request(BaseModel):
@@ -144,7 +154,18 @@ class Capabilities(_Response):
         default=None, description="ISO 639-1 codes the transcription endpoints accept."
     )
     openai_speech: bool | None = Field(
-        default=None, description="Whether /v1/audio/speech exists (SPEC.md section 14)."
+        default=None, description="Whether /v1/audio/speech exists (SPEC.md section 15)."
+    )
+    streaming: bool | None = Field(
+        default=None,
+        description="Whether /v1/generate answers Accept: application/vnd.voicebox.pcm-stream "
+        "with a framed PCM stream (v0.3).",
+    )
+    stream_granularity: StreamGranularity | None = Field(
+        default=None, description="How soon streamed audio leaves: per model frame or sentence."
+    )
+    wav_audio: bool | None = Field(
+        default=None, description="Whether /v1/generate answers Accept: audio/wav (v0.3)."
     )
 
 
@@ -160,7 +181,7 @@ class HealthResponse(_Response):
     api_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+$")] | None = Field(
         default=None,
         description="The Provider API version implemented, MAJOR.MINOR.",
-        examples=["0.2"],
+        examples=["0.3"],
     )
     capabilities: Capabilities | None = None
 
@@ -251,7 +272,7 @@ class OpenAIErrorEnvelope(_Response):
     error: OpenAIError
 
 
-# --- POST /v1/audio/speech (OpenAI-compatible, SPEC.md section 14) ------------------------------
+# --- POST /v1/audio/speech (OpenAI-compatible, SPEC.md section 15) ------------------------------
 
 SpeechFormat = Literal["mp3", "opus", "aac", "flac", "wav", "pcm"]
 SPEECH_FORMATS: tuple[SpeechFormat, ...] = ("mp3", "opus", "aac", "flac", "wav", "pcm")
@@ -342,6 +363,27 @@ class ErrorBody(_Response):
     detail: str | list[ValidationIssue]
 
 
+# --- The streaming answer of /v1/generate (SPEC.md §14) ------------------------------------------
+
+
+class StreamHeader(_Response):
+    """The payload of a stream's first frame: what the samples that follow are."""
+
+    sample_rate: Annotated[int, Field(ge=MIN_SAMPLE_RATE, le=MAX_SAMPLE_RATE)] = Field(
+        description="Samples per second.", examples=[24000]
+    )
+    dtype: Dtype = Field(description="Sample type of every audio frame.", examples=["float32"])
+    channels: Literal[1] = Field(default=1, description="Always 1: the audio is mono.")
+
+
+class StreamEnd(_Response):
+    """The payload of a complete stream's last frame."""
+
+    total_samples: Annotated[int, Field(ge=0)] = Field(
+        description="How many samples the audio frames held, all together."
+    )
+
+
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     GenerateResponse,
     VoicePromptResponse,
@@ -353,4 +395,6 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     SpeechAudioDeltaEvent,
     SpeechAudioDoneEvent,
     ErrorBody,
+    StreamHeader,
+    StreamEnd,
 )

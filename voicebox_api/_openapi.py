@@ -33,6 +33,7 @@ _ERROR_TEXT = {
     "401": "The API key is missing or wrong.",
     "413": "The body, upload or text is over the provider's limit.",
     "415": "The upload is not audio in a supported format.",
+    "406": "Accept allows none of the answers the provider offers (SPEC.md section 14).",
     "422": "The request parses but is invalid.",
     "429": "Rate limited; retry after Retry-After.",
     "503": "Loading, unhealthy or overloaded; retry after Retry-After.",
@@ -78,12 +79,42 @@ def _generate() -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": _ref(m.GenerateRequest)}},
             },
+            "parameters": [
+                {
+                    "name": "Accept",
+                    "in": "header",
+                    "required": False,
+                    "description": "application/json (default), audio/wav (wav_audio) or "
+                    f"{m.STREAM_MEDIA_TYPE} (streaming); SPEC.md section 14.",
+                    "schema": {"type": "string"},
+                }
+            ],
             "responses": {
-                "200": _json(_ref(m.GenerateResponse), "The generated audio."),
-                **_errors("400 401 413 415 422 429 503"),
+                "200": _generate_answers(),
+                **_errors("400 401 406 413 415 422 429 503"),
             },
         }
     }
+
+
+def _generate_answers() -> dict[str, Any]:
+    answer = _json(_ref(m.GenerateResponse), "The generated audio, in the negotiated form.")
+    answer["content"][m.WAV_MEDIA_TYPE] = {"schema": {"type": "string", "format": "binary"}}
+    answer["content"][m.STREAM_MEDIA_TYPE] = {
+        "schema": {
+            "type": "string",
+            "format": "binary",
+            "description": "Frames of 1 type byte (H, A, E, X), a 4-byte little-endian length "
+            "and the payload: StreamHeader, samples, StreamEnd or ErrorBody (SPEC.md 14.2).",
+        }
+    }
+    answer["headers"] = {
+        "X-Accel-Buffering": {
+            "description": "no, on a stream: proxies must not buffer it (STR-8).",
+            "schema": {"type": "string"},
+        }
+    }
+    return answer
 
 
 def _create_voice_prompt() -> dict[str, Any]:
@@ -169,7 +200,7 @@ def _openai_speech() -> dict[str, Any]:
     return {
         "post": {
             "operationId": "createSpeech",
-            "summary": "OpenAI-compatible speech (SPEC.md section 14).",
+            "summary": "OpenAI-compatible speech (SPEC.md section 15).",
             "security": [{"Bearer": []}, {}],
             "requestBody": {
                 "required": True,

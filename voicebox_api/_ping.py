@@ -290,7 +290,7 @@ def _check_first_packet(
     try:
         with ProviderClient(settings=settings, retry=NO_RETRY) as client:
             started = time.perf_counter()
-            for _chunk in client.stream_generate(text, prompt, language):  # type: ignore[attr-defined]
+            for _chunk in client.stream_generate(text, prompt, language):
                 report.ttfp_ms = (time.perf_counter() - started) * 1000
                 break
     except Exception as exc:  # a streaming failure is reported, not fatal to the verdict

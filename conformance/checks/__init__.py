@@ -14,6 +14,7 @@ from conformance.checks import (  # noqa: F401 - imported to register their chec
     openai,
     speech,
     speech_openai,
+    streaming,
     transcribe,
     voice_prompt,
 )

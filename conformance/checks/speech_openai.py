@@ -1,4 +1,4 @@
-"""SPEC.md §14: POST /v1/audio/speech, OpenAI-compatible, with vLLM-Omni's cloning extension."""
+"""SPEC.md §15: POST /v1/audio/speech, OpenAI-compatible, with vLLM-Omni's cloning extension."""
 
 from __future__ import annotations
 

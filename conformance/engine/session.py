@@ -12,7 +12,7 @@ import functools
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -37,6 +37,7 @@ from voicebox_api import (
     ProviderClient,
     RetryPolicy,
     Settings,
+    StreamChunk,
     curl_command,
     decode_audio,
     strict_json,
@@ -167,6 +168,12 @@ class Session:
         return self._shared.client.request(
             method, path, target=target, auth=auth, retry=retry, **options
         )
+
+    def stream_generate(
+        self, text: str, voice_prompt: dict[str, Any], *, seed: int | None = None
+    ) -> Iterator[StreamChunk]:
+        """``POST /v1/generate`` as a stream through the kit's client (SPEC.md §14)."""
+        return self._shared.client.stream_generate(text, voice_prompt, seed=seed)
 
     def async_client(self) -> AsyncProviderClient:
         """A new async client on the same settings and log; the caller closes it."""

@@ -9,7 +9,7 @@ worker at a time per backend instance.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,6 +20,7 @@ __all__ = [
     "BackendError",
     "GenerateJob",
     "Segment",
+    "StreamingTTSBackend",
     "Synthesis",
     "TTSBackend",
     "Transcription",
@@ -105,6 +106,19 @@ class TTSBackend(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingTTSBackend(TTSBackend, Protocol):
+    """A TTS backend that can hand out audio before the whole clip is made (SPEC.md §14)."""
+
+    stream_granularity: str
+    """``frame`` or ``sentence``: how soon ``stream`` yields (``capabilities``)."""
+
+    def stream(self, job: GenerateJob) -> Iterator[Synthesis]:
+        """Synthesise ``job`` piece by piece. The pieces concatenate to exactly what
+        ``generate([job])`` returns for a seeded job; closing the iterator early stops the work."""
+        ...
 
 
 @dataclass(frozen=True)

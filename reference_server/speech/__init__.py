@@ -1,1 +1,1 @@
-"""OpenAI-compatible ``POST /v1/audio/speech`` (SPEC.md §14) on the server's own backends."""
+"""OpenAI-compatible ``POST /v1/audio/speech`` (SPEC.md §15) on the server's own backends."""

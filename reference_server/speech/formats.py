@@ -1,4 +1,4 @@
-"""The six ``response_format`` encodings of SPEC.md §14, with well-kept libraries.
+"""The six ``response_format`` encodings of SPEC.md §15, with well-kept libraries.
 
 WAV, FLAC, MP3 and Ogg Opus go through libsndfile (soundfile); AAC in ADTS frames through FFmpeg
 (PyAV), since libsndfile has no AAC. ``pcm`` is OpenAI's: signed 16-bit little-endian mono at

@@ -1,4 +1,4 @@
-"""``POST /v1/audio/speech`` (SPEC.md §14): OpenAI's speech API on the server's TTS backend.
+"""``POST /v1/audio/speech`` (SPEC.md §15): OpenAI's speech API on the server's TTS backend.
 
 The voice is a named built-in one (``alloy``, ``echo``) or, with vLLM-Omni's extension, the
 ``ref_audio`` data URL and its ``ref_text``, made into a voice prompt by the same backend call as

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,8 +12,10 @@ import pytest
 from benchmarks.loadbalance import LbConfig, main, run_suite
 from benchmarks.nginx import NginxConfig, find_nginx, render_config, run_nginx
 from benchmarks.results import LoadBalanceReport, load_document, write_document
+from benchmarks.streaming import run_streams
 from orchestration.processes import provider_command
 from reference_server.config import load_config
+from testkit.testing_provider import PROMPT_MARK, launch
 
 TESTING_PROVIDER = (
     "{python} -m testkit.testing_provider --port {port} --instance-id {instance_id} "
@@ -62,6 +65,14 @@ def test_generated_config_keeps_everything_in_the_prefix_and_on_loopback(tmp_pat
     assert "non_idempotent" not in text
 
 
+def test_streams_pass_through_the_balancer_unbuffered(tmp_path: Path) -> None:
+    text = render_config(NginxConfig(upstreams=["127.0.0.1:1"]), 8123, tmp_path)
+    generate = text.split("location = /v1/generate {", 1)[1].split("}", 1)[0]
+    assert "proxy_buffering off;" in generate
+    assert "proxy_pass http://providers;" in generate
+    assert "proxy_ignore_headers" not in text  # X-Accel-Buffering from the provider is honoured
+
+
 @needs_nginx
 @pytest.mark.nginx
 def test_generated_config_passes_nginx_t(tmp_path: Path) -> None:
@@ -72,6 +83,29 @@ def test_generated_config_passes_nginx_t(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=20, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
+
+
+@needs_nginx
+@pytest.mark.nginx
+@pytest.mark.slow
+def test_streams_pass_nginx_as_they_are_made(tmp_path: Path) -> None:
+    flags = (
+        "--service", "fixed:5", "--stream-chunks", "6", "--stream-chunk-ms", "60",
+        "--seconds-per-char", "0.005", "--stream-without-accel-header",
+    )  # fmt: skip
+    body = {"text": "Hello there", "voice_prompt": {"provider": PROMPT_MARK}, "seed": 1}
+    with launch(tmp_path, *flags) as (provider, _):
+        upstream = provider.removeprefix("http://")
+        with run_nginx(NginxConfig(upstreams=[upstream]), tmp_path) as url:
+            records, _ = asyncio.run(run_streams(url, body, requests=3, concurrency=1))
+    for record in records:
+        assert record.ok, record.error
+        assert record.ttfp_s is not None
+        assert record.total_s is not None
+        # Held back, the first frame would come with the last, 300 ms after the request. (nginx
+        # 1.x with its default buffering passes a fast reader's stream on as well; buffering off
+        # keeps a slow reader's stream from being absorbed into nginx's buffers instead.)
+        assert record.ttfp_s < 0.5 * record.total_s, (record.ttfp_s, record.total_s)
 
 
 @needs_nginx

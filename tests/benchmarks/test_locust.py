@@ -110,3 +110,18 @@ def test_sweep_shape_runs_baseline_saturation_then_rates_in_between(
     expected = (baseline.ok_rps + saturation.ok_rps) / 2
     assert middle.target_rps == pytest.approx(expected)
     assert middle.ok_rps == pytest.approx(middle.target_rps, rel=0.25)
+
+
+@pytest.mark.parametrize(
+    "provider", [["--service", "fixed:10", "--stream-first-ms", "20"]], indirect=True
+)
+def test_streams_record_their_first_packet(provider: str, tmp_path: Path) -> None:
+    extra = ["--stream", "--min-duration", "1", "--min-requests", "5"]
+    run = run_locust(provider, tmp_path, users=2, run_time_s=2, extra=extra)
+    assert run.returncode == 0, run.log_path.read_text()[-2000:]
+    records = [r for r in run.result.records if r.operation == "generate"]
+    assert records
+    assert all(r.ok for r in records), {r.error_class for r in records}
+    assert all(r.ttfp_ms is not None and r.ttfp_ms >= 20 for r in records)
+    assert all(r.ttfp_ms <= (r.latency_ms or 0) for r in records if r.ttfp_ms is not None)
+    assert run.result.summary.ttfp is not None

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from tests.conformance.binary_answers import edit_binary_samples, wants_binary
 from tests.conformance.provider import API_KEY
 from tests.conformance.rewrite import Exchange, Rewrite
 from voicebox_api import GenerateRequest
@@ -148,6 +149,8 @@ def edit_generate_json(change: Callable[[dict[str, Any]], None]) -> Rewrite:
 
 def edit_generate_answer(change: Callable[[dict[str, Any]], None]) -> Rewrite:
     def edit(ex: Exchange) -> None:
+        if wants_binary(ex):  # a defect of the JSON form: streams and WAV files have no members
+            return
         body = ex.response_json()
         change(body)
         ex.set_response_json(body)
@@ -164,7 +167,15 @@ def edit_samples(change: Callable[[np.ndarray, int], tuple[np.ndarray, int]]) ->
         body["audio"] = base64.b64encode(changed.astype("<f4").tobytes()).decode()
         body["sample_rate"] = rate
 
-    return edit_generate_answer(apply)
+    json_answers = edit_generate_answer(apply)
+
+    async def edit(ex: Exchange) -> None:
+        if ok(is_generate)(ex) and wants_binary(ex):
+            edit_binary_samples(ex, change)  # the same defect in every form of the answer
+        else:
+            await json_answers.on_response(ex)
+
+    return Rewrite(on_response=edit)
 
 
 def edit_health(change: Callable[[dict[str, Any]], None]) -> Rewrite:
@@ -570,7 +581,9 @@ def _mutants(upload_dir: Path) -> list[Mutant]:
     add(
         "GEN-1",
         "audio is served as text/plain",
-        lambda: on_response(ok(is_generate), set_content_type("text/plain")),
+        lambda: on_response(
+            ok(lambda ex: is_generate(ex) and not wants_binary(ex)), set_content_type("text/plain")
+        ),
     )
     add(
         "GEN-2",
@@ -865,6 +878,9 @@ def _mutants(upload_dir: Path) -> list[Mutant]:
             before_auth=True,
         ),
     )
+    from tests.conformance.mutants_streaming import streaming_mutants
+
+    m.extend(streaming_mutants())
     return m
 
 

@@ -1,4 +1,4 @@
-"""One mutant per SPEECH-* clause (SPEC.md §14): the reference server with one speech defect."""
+"""One mutant per SPEECH-* clause (SPEC.md §15): the reference server with one speech defect."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ import pytest
 from tests.server.conftest import INSTANCE, Harness
 from tests.server.fakes import tone_wav
 from voicebox_api import (
+    SPEC_VERSION,
     ErrorBody,
     GenerateResponse,
     HealthResponse,
@@ -26,7 +27,7 @@ def test_health_is_healthy_with_full_capabilities(harness: Harness) -> None:
     assert response.status_code == 200
     body = HealthResponse.model_validate_json(response.content)
     assert body.status == "healthy"
-    assert body.api_version == "0.2"
+    assert body.api_version == SPEC_VERSION
     assert body.model == harness.tts.model
     caps = body.capabilities
     assert caps is not None

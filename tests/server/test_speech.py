@@ -1,4 +1,4 @@
-"""POST /v1/audio/speech as OpenAI documents it, with vLLM-Omni's cloning fields (SPEC.md §14)."""
+"""POST /v1/audio/speech as OpenAI documents it, with vLLM-Omni's cloning fields (SPEC.md §15)."""
 
 from __future__ import annotations
 

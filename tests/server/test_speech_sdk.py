@@ -1,4 +1,4 @@
-"""The official ``openai`` SDK against the reference server's /v1/audio/speech (SPEC.md §14)."""
+"""The official ``openai`` SDK against the reference server's /v1/audio/speech (SPEC.md §15)."""
 
 from __future__ import annotations
 

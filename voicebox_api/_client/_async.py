@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
@@ -29,8 +29,10 @@ from voicebox_api._client._results import (
     VoicePromptResult,
 )
 from voicebox_api._client._retry import RETRYABLE_STATUSES, RetryPolicy
+from voicebox_api._client._streaming import StreamReading, stream_spec
 from voicebox_api._models import OpenAIResponseFormat
 from voicebox_api._settings import Settings
+from voicebox_api._stream import StreamChunk
 
 __all__ = ["AsyncProviderClient"]
 
@@ -99,6 +101,34 @@ class AsyncProviderClient(ClientCore):
     ) -> GenerateResult:
         """``POST /v1/generate``; the audio comes back decoded and checked (AUD-1..5)."""
         return await self._call(endpoints.generate(text, voice_prompt, language, seed))
+
+    async def stream_generate(
+        self,
+        text: str,
+        voice_prompt: Mapping[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+    ) -> AsyncIterator[StreamChunk]:
+        """``POST /v1/generate`` as a stream; see :meth:`ProviderClient.stream_generate`."""
+        response, attempts = await self._open_stream(
+            stream_spec(text, voice_prompt, language, seed)
+        )
+        reading = StreamReading(self, response, attempts)
+        try:
+            reading.check_media_type()
+            chunks = response.aiter_bytes()
+            while True:
+                try:
+                    data = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                except (httpx.RequestError, httpx.StreamError) as exc:
+                    raise reading.broken(exc) from None
+                for chunk in reading.feed(data):
+                    yield chunk
+            reading.finish()
+        finally:
+            await response.aclose()
 
     async def transcribe(
         self,
@@ -189,13 +219,32 @@ class AsyncProviderClient(ClientCore):
             self._log_retry(request, outcome, delay)
             await self._sleep(delay)
 
+    async def _open_stream(self, spec: RequestSpec) -> tuple[httpx.Response, int]:
+        """Send until a status line that is not retried; a 200's body is left unread."""
+        schedule = self._schedule(True, RETRYABLE_STATUSES)
+        while True:
+            attempt = schedule.start_attempt()
+            request = self._build(self._http, spec)
+            outcome = await self._send_once("stream_generate", attempt, request, stream=True)
+            if isinstance(outcome, httpx.Response) and outcome.status_code != 200:
+                await outcome.aread()
+                await outcome.aclose()
+            delay = schedule.delay_after(outcome)
+            if delay is None:
+                response = self._settle(request, outcome, attempt)
+                if response.status_code != 200:
+                    raise self._http_error(response, spec.target, attempt)
+                return response, attempt
+            self._log_retry(request, outcome, delay)
+            await self._sleep(delay)
+
     async def _send_once(
-        self, name: str, attempt: int, request: httpx.Request
+        self, name: str, attempt: int, request: httpx.Request, *, stream: bool = False
     ) -> httpx.Response | httpx.RequestError:
         started = time.perf_counter()
         outcome: httpx.Response | httpx.RequestError
         try:
-            outcome = await self._http.send(request)
+            outcome = await self._http.send(request, stream=stream)
         except httpx.RequestError as exc:
             outcome = exc
         self._observe(name, attempt, request, outcome, time.perf_counter() - started)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar
 
@@ -28,8 +28,10 @@ from voicebox_api._client._results import (
     VoicePromptResult,
 )
 from voicebox_api._client._retry import RETRYABLE_STATUSES, RetryPolicy
+from voicebox_api._client._streaming import StreamReading, stream_spec
 from voicebox_api._models import OpenAIResponseFormat
 from voicebox_api._settings import Settings
+from voicebox_api._stream import StreamChunk
 
 __all__ = ["ProviderClient"]
 
@@ -98,6 +100,33 @@ class ProviderClient(ClientCore):
     ) -> GenerateResult:
         """``POST /v1/generate``; the audio comes back decoded and checked (AUD-1..5)."""
         return self._call(endpoints.generate(text, voice_prompt, language, seed))
+
+    def stream_generate(
+        self,
+        text: str,
+        voice_prompt: Mapping[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+    ) -> Iterator[StreamChunk]:
+        """``POST /v1/generate`` as a stream (SPEC.md §14): yields the header, the audio frames
+        as they arrive and the end. Retried like ``generate`` only before the first byte; a
+        stream that breaks later raises :class:`BrokenStreamError`."""
+        response, attempts = self._open_stream(stream_spec(text, voice_prompt, language, seed))
+        reading = StreamReading(self, response, attempts)
+        try:
+            reading.check_media_type()
+            chunks = response.iter_bytes()
+            while True:
+                try:
+                    data = next(chunks)
+                except StopIteration:
+                    break
+                except (httpx.RequestError, httpx.StreamError) as exc:
+                    raise reading.broken(exc) from None
+                yield from reading.feed(data)
+            reading.finish()
+        finally:
+            response.close()
 
     def transcribe(
         self,
@@ -186,13 +215,32 @@ class ProviderClient(ClientCore):
             self._log_retry(request, outcome, delay)
             self._sleep(delay)
 
+    def _open_stream(self, spec: RequestSpec) -> tuple[httpx.Response, int]:
+        """Send until a status line that is not retried; a 200's body is left unread."""
+        schedule = self._schedule(True, RETRYABLE_STATUSES)
+        while True:
+            attempt = schedule.start_attempt()
+            request = self._build(self._http, spec)
+            outcome = self._send_once("stream_generate", attempt, request, stream=True)
+            if isinstance(outcome, httpx.Response) and outcome.status_code != 200:
+                outcome.read()
+                outcome.close()
+            delay = schedule.delay_after(outcome)
+            if delay is None:
+                response = self._settle(request, outcome, attempt)
+                if response.status_code != 200:
+                    raise self._http_error(response, spec.target, attempt)
+                return response, attempt
+            self._log_retry(request, outcome, delay)
+            self._sleep(delay)
+
     def _send_once(
-        self, name: str, attempt: int, request: httpx.Request
+        self, name: str, attempt: int, request: httpx.Request, *, stream: bool = False
     ) -> httpx.Response | httpx.RequestError:
         started = time.perf_counter()
         outcome: httpx.Response | httpx.RequestError
         try:
-            outcome = self._http.send(request)
+            outcome = self._http.send(request, stream=stream)
         except httpx.RequestError as exc:
             outcome = exc
         self._observe(name, attempt, request, outcome, time.perf_counter() - started)

@@ -5,6 +5,11 @@ range and rate, and its output can be equalised; the voice prompt holds the refe
 speaking rate and long-term spectrum, and generation maps them onto those controls (see
 ``steering``). The effect is measurable with a speaker-embedding model (SPEC.md SPK-1).
 
+Streaming (SPEC.md §14) is sentence by sentence: the post-processing resamples (vari-speed by
+spectrum truncation) and normalises the peak over a whole utterance, so a sentence is the smallest
+piece that can leave before the rest is made. Every clip is made that way, streamed or not, so a
+seeded stream is bit-identical to the whole clip; a one-sentence text is one utterance, as before.
+
 libespeak-ng is driven through a small hand-written ctypes binding in a fork-server process
 (``_worker``, ``_engine``): no maintained Python binding produces audio from the library that
 espeakng-loader bundles, and only a fresh fork per utterance makes espeak-ng bit-reproducible.
@@ -14,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
@@ -42,6 +47,7 @@ from reference_server.backends.espeak.steering import (
     settings_for,
 )
 from reference_server.backends.espeak.voices import LANGUAGE_VOICES, voice_name
+from reference_server.backends.sentences import split_sentences
 
 __all__ = ["EspeakBackend", "EspeakVoice"]
 
@@ -68,6 +74,7 @@ class EspeakBackend:
     device = "cpu"
     deterministic = True
     max_batch_size = 1
+    stream_granularity = "sentence"
     languages: tuple[str, ...] = tuple(LANGUAGE_VOICES)
 
     def __init__(self) -> None:
@@ -95,10 +102,34 @@ class EspeakBackend:
     def generate(self, jobs: Sequence[GenerateJob]) -> list[Synthesis]:
         return [self._generate_one(job) for job in jobs]
 
+    def stream(self, job: GenerateJob) -> Iterator[Synthesis]:
+        """One piece per sentence, as each is synthesised (see the module's docstring)."""
+        request = self._request_for(job)
+        settings, jitter = self._voice_of(job).settings, jitter_for_seed(request.seed_of_job)
+        spoke = False
+        for sentence in split_sentences(request.text):
+            raw = _engine.synthesize(replace(request.synthesis, text=sentence))
+            if np.any(raw):
+                spoke = True
+                yield self._post_process(raw, settings, jitter.speed_factor)
+        if not spoke:
+            # Only punctuation or symbols espeak does not name, such as "?!": read the marks.
+            raw = _engine.synthesize(replace(request.synthesis, read_punctuation=True))
+            if not np.any(raw):
+                raise BackendError("espeak-ng found nothing to speak in this text")
+            yield self._post_process(raw, settings, jitter.speed_factor)
+
     def close(self) -> None:
         _engine.shutdown()
 
     def _generate_one(self, job: GenerateJob) -> Synthesis:
+        pieces = list(self.stream(job))
+        if len(pieces) == 1:
+            return pieces[0]
+        samples = np.concatenate([piece.samples for piece in pieces])
+        return Synthesis(samples=samples, sample_rate=self.sample_rate)
+
+    def _voice_of(self, job: GenerateJob) -> EspeakVoice:
         if job.language not in LANGUAGE_VOICES:
             raise UnsupportedLanguageError(
                 f"language {job.language[:16]!r} is not supported; supported: "
@@ -106,11 +137,14 @@ class EspeakBackend:
             )
         if not isinstance(job.voice, EspeakVoice):
             raise VoicePromptError("the voice was not parsed by the espeak backend")
+        return job.voice
+
+    def _request_for(self, job: GenerateJob) -> _PlannedSynthesis:
+        settings = self._voice_of(job).settings
         text = _speakable(job.text)
         seed = job.seed if job.seed is not None else secrets.randbelow(_MAX_SEED + 1)
-        settings = job.voice.settings
         jitter = jitter_for_seed(seed)
-        request = _engine.SynthesisRequest(
+        synthesis = _engine.SynthesisRequest(
             text=text,
             voice=voice_name(job.language, settings.variant),
             rate=round(settings.rate_wpm * jitter.rate_factor),
@@ -119,20 +153,26 @@ class EspeakBackend:
             seed=jitter.noise_seed,
             timeout=_SYNTHESIS_TIMEOUT_S,
         )
-        raw = _engine.synthesize(request)
-        if not np.any(raw):
-            # Only punctuation or symbols espeak does not name, such as "?!": read the marks.
-            raw = _engine.synthesize(replace(request, read_punctuation=True))
-        if not np.any(raw):
-            raise BackendError("espeak-ng found nothing to speak in this text")
+        return _PlannedSynthesis(text=text, seed_of_job=seed, synthesis=synthesis)
+
+    def _post_process(
+        self, raw: np.ndarray[Any, np.dtype[np.int16]], settings: VoiceSettings, speed: float
+    ) -> Synthesis:
         samples = raw.astype(np.float64) / 32768.0
         samples = _dsp.equalise(
             samples, self.sample_rate, SPECTRUM_BAND_EDGES_HZ, settings.eq_gains_db
         )
-        samples = _dsp.vary_speed(samples, jitter.speed_factor)
+        samples = _dsp.vary_speed(samples, speed)
         return Synthesis(
             samples=_dsp.normalise_peak(samples, _OUTPUT_PEAK), sample_rate=self.sample_rate
         )
+
+
+@dataclass(frozen=True)
+class _PlannedSynthesis:
+    text: str
+    seed_of_job: int
+    synthesis: _engine.SynthesisRequest
 
 
 def _checked_reference(audio: FloatAudio, sample_rate: int) -> FloatAudio:

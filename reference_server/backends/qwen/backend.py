@@ -18,6 +18,13 @@ Determinism. On CPU, a seeded job alone gives bit-identical audio every time, so
 cuBLAS and attention kernels may pick reduction orders at run time, so identical inputs are
 usually, but not by any guarantee, bit-identical, and the protocol's promise is bit-exactness.
 
+Streaming (SPEC.md §14) is sentence by sentence: qwen-tts 0.1.1's
+``Qwen3TTSForConditionalGeneration.generate`` passes only its own ``talker_kwargs`` to the
+talker's transformers ``generate`` (no ``streamer``, no logits processor gets through) and
+returns the codes once the talker stops, so frames cannot leave earlier without hooking the
+talker's forward pass or forking the package. Each sentence is one seeded call; a seeded job's
+whole clip is made the same way, so the stream and the clip are the same samples.
+
 Length. ``max_new_tokens`` is bounded from the text so that a generation that never samples EOS
 stops where SPEC.md AUD-10 stops calling a duration plausible: ``ceil(frame_rate * (2 s + 0.25 s
 per character))`` codec frames for the longest text of a batch (12.5 frames per second for 12 Hz
@@ -31,7 +38,8 @@ import logging
 import math
 import secrets
 import threading
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -50,6 +58,7 @@ from reference_server.backends.qwen.prompt import (
     parse_voice_prompt,
     serialize_voice_prompt,
 )
+from reference_server.backends.sentences import split_sentences
 
 __all__ = [
     "MAX_REFERENCE_SECONDS",
@@ -149,6 +158,7 @@ class QwenBackend:
     """
 
     name = "qwen"
+    stream_granularity = "sentence"
 
     def __init__(
         self,
@@ -259,6 +269,16 @@ class QwenBackend:
         """See :func:`batch_key`: equal keys may share a batch, ``None`` runs alone."""
         return batch_key(job)
 
+    def stream(self, job: GenerateJob) -> Iterator[Synthesis]:
+        """One seeded call per sentence, each yielded as it is made (module doc, Streaming)."""
+        language = qwen_language_name(job.language, self.languages)
+        if not isinstance(job.voice, ParsedVoice):
+            raise TypeError("GenerateJob.voice must come from QwenBackend.parse_voice_prompt")
+        seed = job.seed if job.seed is not None else secrets.randbits(32)
+        for sentence in split_sentences(job.text):
+            piece = replace(job, text=sentence, seed=seed)
+            yield self._generate_batch([piece], [language])[0]
+
     def generate(self, jobs: Sequence[GenerateJob]) -> list[Synthesis]:
         """Synthesise each job; seeded jobs run alone, unseeded ones in batches (module doc)."""
         self._require_model()
@@ -269,7 +289,10 @@ class QwenBackend:
         results: dict[int, Synthesis] = {}
         for indices in plan_batches(jobs, self.max_batch_size):
             batch = [jobs[index] for index in indices]
-            syntheses = self._generate_batch(batch, [languages[index] for index in indices])
+            if len(batch) == 1 and batch[0].seed is not None:
+                syntheses = [_joined(list(self.stream(batch[0])))]  # the stream's samples
+            else:
+                syntheses = self._generate_batch(batch, [languages[index] for index in indices])
             results.update(zip(indices, syntheses, strict=True))
         return [results[index] for index in range(len(jobs))]
 
@@ -318,6 +341,13 @@ class QwenBackend:
         if self._tts is None:
             raise RuntimeError("the qwen backend is closed")
         return self._tts
+
+
+def _joined(pieces: list[Synthesis]) -> Synthesis:
+    if len(pieces) == 1:
+        return pieces[0]
+    samples = np.concatenate([piece.samples for piece in pieces])
+    return Synthesis(samples=samples, sample_rate=pieces[0].sample_rate)
 
 
 def _pad_with_eos(inner: Any) -> None:
