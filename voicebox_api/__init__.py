@@ -35,7 +35,6 @@ from voicebox_api._client import (
     TranscriptionResult,
     VoicePromptResult,
     audio_content_type,
-    parse_retry_after,
 )
 from voicebox_api._codec import (
     AudioCodecError,
@@ -108,6 +107,7 @@ from voicebox_api._models import (
     VoicePromptResponse,
 )
 from voicebox_api._openapi import build_openapi
+from voicebox_api._retry_after import parse_retry_after
 from voicebox_api._settings import (
     DEFAULT_OPENAI_BASE_URL,
     ENV_VARIABLES,

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from conformance.checks._expect import describe, expect_status, strict_json
 from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable
 from conformance.engine.registry import check
-from voicebox_api import READY_STATUSES
+from voicebox_api import READY_STATUSES, parse_retry_after
 
 if TYPE_CHECKING:
     from conformance.engine.session import Session
@@ -317,7 +317,7 @@ def overload_answers_carry_retry_after(s: Session) -> Evidence:
         )
     for response in observed:
         value = response.headers.get("retry-after")
-        if not value or not _valid_retry_after(value):
+        if parse_retry_after(value) is None:
             raise Failed(
                 "a Retry-After header (seconds or an HTTP-date)",
                 f"{response.status_code} with Retry-After {value!r}",
@@ -344,14 +344,3 @@ def overload_burst(s: Session) -> list[httpx.Response]:
 
     result: list[httpx.Response] = s.memo("overload-burst", lambda: asyncio.run(send_all()))
     return result
-
-
-def _valid_retry_after(value: str) -> bool:
-    from email.utils import parsedate_to_datetime
-
-    if value.strip().isdigit():
-        return True
-    try:
-        return parsedate_to_datetime(value) is not None
-    except (TypeError, ValueError):
-        return False

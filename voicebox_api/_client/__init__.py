@@ -38,7 +38,6 @@ from voicebox_api._client._retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     RetrySchedule,
-    parse_retry_after,
 )
 from voicebox_api._client._sync import ProviderClient
 
@@ -62,5 +61,4 @@ __all__ = [
     "TranscriptionResult",
     "VoicePromptResult",
     "audio_content_type",
-    "parse_retry_after",
 ]
