@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from conformance.engine.outcome import Blocked, NotApplicable
+from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable
 from conformance.judges.analysis import (
     SILENCE_FLOOR_DBFS,
     edge_silence,
@@ -24,10 +25,19 @@ from conformance.judges.analysis import (
 )
 
 if TYPE_CHECKING:
+    import httpx
+
     from conformance.engine.session import Session
     from conformance.judges.asr import AsrJudge
 
-__all__ = ["RateAssessment", "cer", "rate_assessment", "speaker_embedding", "transcript"]
+__all__ = [
+    "RateAssessment",
+    "cer",
+    "expect_own_text_nearest",
+    "rate_assessment",
+    "speaker_embedding",
+    "transcript",
+]
 
 # Judged to be at the wrong rate when an alternative is intelligible and this much more so (CER).
 _RATE_CER_MARGIN = 0.25
@@ -43,6 +53,32 @@ def cer(reference: str, hypothesis: str) -> float:
     from conformance.judges.asr import cer as judge_cer
 
     return float(judge_cer(reference, hypothesis))
+
+
+def expect_own_text_nearest(
+    transcripts: Mapping[str, tuple[str, str, httpx.Response | None]],
+) -> Evidence:
+    """INT-1's test, for any set of clips ``name: (own text, transcript, answer)``: each
+    transcript is closer by CER to its own text than to any other clip's. A transcriber that
+    ignores its audio (the same words for every clip) cannot pass it."""
+    texts = {own for own, _, _ in transcripts.values()}
+    scores = {}
+    for name, (own, heard, response) in transcripts.items():
+        own_cer = cer(own, heard)
+        nearest_other = min(cer(other, heard) for other in texts - {own})
+        scores[name] = {
+            "heard": heard,
+            "cer_own": round(own_cer, 3),
+            "cer_nearest_other": round(nearest_other, 3),
+        }
+        if own_cer >= nearest_other:
+            raise Failed(
+                f"a transcript closer to {own!r} than to the other clips' texts",
+                f"{name}: heard {heard!r} (CER {own_cer:.2f} to its own text, "
+                f"{nearest_other:.2f} to another)",
+                response,
+            )
+    return Evidence({"clips": scores})
 
 
 def _digest(samples: npt.NDArray[np.float32]) -> str:

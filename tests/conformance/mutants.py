@@ -345,6 +345,7 @@ def blocks_the_loop() -> Rewrite:
 
 # --- The catalogue ----------------------------------------------------------------------------
 
+HEARD_INSTEAD = "Thank you for watching."
 SPEAK_INSTEAD = "I am a speech synthesizer and I say this sentence whatever you ask."
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -815,6 +816,13 @@ def transcribe_mutants() -> list[Mutant]:
     """§11 POST /v1/transcribe."""
     return [
         mutant(
+            "TRN-6",
+            "answers the same words whatever the audio",
+            lambda: on_response(
+                ok(is_transcribe), lambda ex: ex.set_response_json({"text": HEARD_INSTEAD})
+            ),
+        ),
+        mutant(
             "TRN-1",
             "the transcript is under `transcript`",
             lambda: on_response(
@@ -866,6 +874,24 @@ def transcribe_mutants() -> list[Mutant]:
 def openai_mutants() -> list[Mutant]:
     """§12 POST /v1/audio/transcriptions."""
     return [
+        mutant(
+            "OAI-9",
+            "json answers the same words whatever the audio",
+            lambda: on_response(
+                lambda ex: (
+                    ok(is_openai)(ex) and form_fields(ex).get("response_format", b"json") == b"json"
+                ),
+                lambda ex: ex.set_response_json({"text": HEARD_INSTEAD}),
+            ),
+        ),
+        mutant(
+            "OAI-10",
+            "files that are not audio are answered 415, as the Voicebox endpoints answer them",
+            lambda: on_response(
+                lambda ex: is_openai(ex) and ex.status == 400 and _undecodable(ex),
+                lambda ex: setattr(ex, "status", 415),
+            ),
+        ),
         mutant(
             "OAI-1",
             "json puts the transcript under `transcript`",
@@ -948,6 +974,10 @@ def openai_mutants() -> list[Mutant]:
             ),
         ),
     ]
+
+
+def _undecodable(ex: Exchange) -> bool:
+    return bool(ex.response_json().get("error", {}).get("code") == "unsupported_audio")
 
 
 def _reverse_segment_times(ex: Exchange) -> None:
