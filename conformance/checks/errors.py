@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conformance.checks._expect import describe, expect_status, strict_json
+from conformance.checks._schema import error_body_errors
 from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable
 from conformance.engine.registry import check
 from voicebox_api import READY_STATUSES, parse_retry_after
@@ -202,23 +203,8 @@ def _detail_problem(response: httpx.Response) -> str | None:
         body = strict_json(response.text)
     except ValueError:
         return f"not JSON: {describe(response)}"
-    if not isinstance(body, dict) or "detail" not in body:
-        return f"no `detail` member: {describe(response)}"
-    detail = body["detail"]
-    if isinstance(detail, str):
-        return None
-    if isinstance(detail, list) and all(_is_issue(item) for item in detail):
-        return None
-    return f"`detail` is neither a string nor a list of {{loc, msg, type}}: {describe(response)}"
-
-
-def _is_issue(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("loc"), list)
-        and isinstance(item.get("msg"), str)
-        and isinstance(item.get("type"), str)
-    )
+    problems = error_body_errors(body).get("ERR-1")
+    return f"{'; '.join(problems)}: {describe(response)}" if problems else None
 
 
 @check("ERR-2")
