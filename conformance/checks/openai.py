@@ -236,13 +236,13 @@ def _undecodable_answer(s: Session) -> httpx.Response:
 def undecodable_upload_is_an_invalid_request(s: Session) -> Evidence:
     """OpenAI answers a file that is not audio 400 ``invalid_request_error``; its SDK raises
     that as ``BadRequestError``, while a 415 or 422 would be a bare ``APIStatusError``."""
-    response = transcription(s, audio=_NOT_AUDIO, filename="notes.wav")
+    response = _undecodable_answer(s)
     expect_status(response, {400}, "for a file that is not audio")
     try:
         error = OpenAIErrorEnvelope.model_validate_json(response.text).error
     except ValidationError:
-        raise Failed(
-            '{"error": {"message", "type", "param", "code"}}', describe(response), response
+        raise Blocked(
+            "OAI-6", "the answer to a file that is not audio is not the envelope"
         ) from None
     if error.type != "invalid_request_error":
         raise Failed('error.type "invalid_request_error"', repr(error.type), response)
