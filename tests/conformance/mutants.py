@@ -715,8 +715,8 @@ def audio_mutants() -> list[Mutant]:
         mutant("AUD-5", "sample_rate 4000", lambda: edit_samples(lambda x, r: (x, 4000))),
         mutant(
             "AUD-6",
-            "sample_rate declared twice the true rate",
-            lambda: edit_samples(lambda x, r: (x, r * 2)),
+            "declares 24000 Hz for its 22050 Hz audio (a moderate lie, ratio 1.088)",
+            lambda: edit_samples(lambda x, r: (x, round(r * 24000 / 22050))),
         ),
         mutant("AUD-7", "silence", lambda: edit_samples(lambda x, r: (x * 0, r))),
         mutant(
