@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from conformance.engine.options import AsrJudgeChoice, SpeakerJudgeChoice
-from conformance.engine.record import CaseResult, Verdict
+from conformance.engine.record import CaseResult, ConformanceRecord, Verdict
 from orchestration.processes import ManagedProcess, free_port, started
 from tests.conformance.provider import run_suite
+from tests.conformance.test_plugin import run_pytest
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +93,34 @@ def test_recorded_verdict(clause: str, verdicts: dict[str, CaseResult]) -> None:
 
 def test_every_openai_clause_is_recorded(verdicts: dict[str, CaseResult]) -> None:
     assert sorted(verdicts) == sorted(EXPECTED)
+
+
+def test_the_plugin_reports_an_openai_only_run(server: str, tmp_path: Path) -> None:
+    """Issue 10, finding 7: with the TTS provider unreachable, the record is still written."""
+    report = tmp_path / "report"
+    result = run_pytest(
+        tmp_path,
+        "--provider-url",
+        UNREACHABLE_TTS,
+        "--whisper-mode",
+        "openai-api",
+        "--openai-base-url",
+        f"{server}/v1",
+        "--case",
+        "OAI-*",
+        "--conformance-wait",
+        "0",
+        "--conformance-report",
+        str(report),
+        "--asr-judge",
+        "none",
+        "--speaker-judge",
+        "none",
+        "-p",
+        "no:cacheprovider",
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout[-3000:]
+    record = ConformanceRecord.model_validate_json((report / "conformance.json").read_text())
+    assert record.provenance.provider_health is None
+    assert record.provenance.provider_health_error
+    assert {c.id: c.verdict for c in record.cases} == {k: v for k, (v, _) in EXPECTED.items()}
