@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from orchestration.processes import ReferenceServerProcess
 
 from benchmarks.locustrun import run_locust
 from benchmarks.openloop import LoadConfig, run_load
@@ -37,6 +36,7 @@ from benchmarks.stats import summarize
 from benchmarks.streaming import playback_underruns, run_streams, summarize_streams
 from conformance.engine.references import reference_voices
 from measurements.server_overhead import text_for
+from orchestration.processes import ReferenceServerProcess
 from reference_server.backends.base import GenerateJob
 from reference_server.backends.synthetic import SyntheticBackend
 from testkit.testing_provider import PROMPT_MARK, launch, server_log

@@ -68,7 +68,7 @@ async def _openai_transcribe(
         param = str(first["loc"][0]) if first["loc"] else None
         raise ApiError(400, f"{param}: {first['msg']}", code=None, param=param) from None
     _check_language(transcriber, parsed.language, status=400)
-    upload = await server.uploads.decode(data, param="file")
+    upload = await server.uploads.decode(data, param="file", undecodable_status=400)
     del data
     words = parsed.response_format == "verbose_json" and "word" in (
         parsed.timestamp_granularities or ()

@@ -113,15 +113,20 @@ class UploadReader:
                 raise self._too_large(file_field)
             yield data, form
 
-    async def decode(self, data: bytes, *, param: str) -> DecodedUpload:
-        """Decode an upload off the event loop; 400 when empty, 415 when not audio."""
+    async def decode(
+        self, data: bytes, *, param: str, undecodable_status: int = 415
+    ) -> DecodedUpload:
+        """Decode an upload off the event loop; 400 when empty, ``undecodable_status`` when not
+        audio (415 on the Voicebox endpoints; OpenAI's endpoint answers 400, OAI-10)."""
         if not data:
             raise ApiError(400, "the upload is empty", code="empty_upload", param=param)
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self._decoders)
-        return await anyio.to_thread.run_sync(self._decode, data, param, limiter=self._limiter)
+        return await anyio.to_thread.run_sync(
+            self._decode, data, param, undecodable_status, limiter=self._limiter
+        )
 
-    def _decode(self, data: bytes, param: str) -> DecodedUpload:
+    def _decode(self, data: bytes, param: str, undecodable_status: int) -> DecodedUpload:
         seconds = _declared_seconds(data)
         if seconds is not None and seconds > self.max_audio_seconds:
             raise ApiError(
@@ -134,7 +139,9 @@ class UploadReader:
         try:
             samples, sample_rate = read_audio(data)
         except UndecodableAudioError as exc:
-            raise ApiError(415, str(exc), code="unsupported_audio", param=param) from None
+            raise ApiError(
+                undecodable_status, str(exc), code="unsupported_audio", param=param
+            ) from None
         return DecodedUpload(samples=samples, sample_rate=sample_rate)
 
     def _too_large(self, param: str) -> ApiError:

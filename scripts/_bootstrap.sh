@@ -42,6 +42,9 @@ _kit_python_packages() {
   "${pip[@]}" "torch==2.13.0"
   "${pip[@]}" -e "$KIT_ROOT[all]"
   "${pip[@]}" --no-deps "resemblyzer==0.1.4"
+  # A real third-party OpenAI-compatible server for one slow test; --no-deps so it changes no
+  # pin (its deps are in [all]; uvicorn[standard]'s extras are optional).
+  "${pip[@]}" --no-deps "faster-whisper-server==0.0.3"
   echo "$want" >"$stamp"
 }
 

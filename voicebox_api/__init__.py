@@ -56,7 +56,6 @@ from voicebox_api._client import (
     VoicePromptResult,
     audio_content_type,
     cost_per_audio_hour,
-    parse_retry_after,
     prompt_tag,
 )
 from voicebox_api._codec import (
@@ -149,6 +148,7 @@ from voicebox_api._models import (
     VoicePromptResponse,
 )
 from voicebox_api._openapi import build_openapi
+from voicebox_api._retry_after import parse_retry_after
 from voicebox_api._settings import (
     DEFAULT_OPENAI_BASE_URL,
     ENV_VARIABLES,

@@ -12,7 +12,7 @@ Response models allow unknown fields for the same reason.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 Dtype = Literal["int16", "int32", "float32", "float64"]
 """The PCM sample types a provider may return (SPEC.md AUD-2)."""
 
-ALLOWED_DTYPES: tuple[Dtype, ...] = ("int16", "int32", "float32", "float64")
+ALLOWED_DTYPES: tuple[Dtype, ...] = get_args(Dtype)
 
 MIN_SAMPLE_RATE = 8_000
 MAX_SAMPLE_RATE = 48_000
@@ -178,7 +178,7 @@ class HealthResponse(_Response):
     )
     model: str = Field(examples=["Qwen3-TTS-12Hz-1.7B-Base"])
     device: str = Field(examples=["cuda:0"])
-    api_version: Annotated[str, StringConstraints(pattern=r"^\d+\.\d+$")] | None = Field(
+    api_version: Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+$")] | None = Field(
         default=None,
         description="The Provider API version implemented, MAJOR.MINOR.",
         examples=["0.3"],

@@ -7,33 +7,40 @@ judged for audio whose declared sample rate is right (AUD-6) and that is not sil
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from conformance.engine.outcome import Blocked, NotApplicable
+from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable
+from conformance.engine.plan import CORE_KEYS, spec
 from conformance.judges.analysis import (
     SILENCE_FLOOR_DBFS,
+    PitchTracking,
     edge_silence,
     loudest_window_dbfs,
-    speech_rate_cues,
 )
+from conformance.judges.rate import RateAssessment, assess_rate, measure_tracking
 
 if TYPE_CHECKING:
+    import httpx
+
     from conformance.engine.session import Session
     from conformance.judges.asr import AsrJudge
 
-__all__ = ["RateAssessment", "cer", "rate_assessment", "speaker_embedding", "transcript"]
+__all__ = [
+    "RateAssessment",
+    "cer",
+    "expect_own_text_nearest",
+    "rate_assessment",
+    "speaker_embedding",
+    "transcript",
+]
 
-# Judged to be at the wrong rate when an alternative is intelligible and this much more so (CER).
-_RATE_CER_MARGIN = 0.25
-_RATE_INTELLIGIBLE_CER = 0.5
-_RATE_TRY_ALTERNATIVES_ABOVE_CER = 0.3
-_RATE_MAX_LOG2_SCALE = 0.6
 
 _transcripts: dict[tuple[str, str, int], str] = {}
 _transcripts_lock = threading.Lock()
@@ -43,6 +50,32 @@ def cer(reference: str, hypothesis: str) -> float:
     from conformance.judges.asr import cer as judge_cer
 
     return float(judge_cer(reference, hypothesis))
+
+
+def expect_own_text_nearest(
+    transcripts: Mapping[str, tuple[str, str, httpx.Response | None]],
+) -> Evidence:
+    """INT-1's test, for any set of clips ``name: (own text, transcript, answer)``: each
+    transcript is closer by CER to its own text than to any other clip's. A transcriber that
+    ignores its audio (the same words for every clip) cannot pass it."""
+    texts = {own for own, _, _ in transcripts.values()}
+    scores = {}
+    for name, (own, heard, response) in transcripts.items():
+        own_cer = cer(own, heard)
+        nearest_other = min(cer(other, heard) for other in texts - {own})
+        scores[name] = {
+            "heard": heard,
+            "cer_own": round(own_cer, 3),
+            "cer_nearest_other": round(nearest_other, 3),
+        }
+        if own_cer >= nearest_other:
+            raise Failed(
+                f"a transcript closer to {own!r} than to the other clips' texts",
+                f"{name}: heard {heard!r} (CER {own_cer:.2f} to its own text, "
+                f"{nearest_other:.2f} to another)",
+                response,
+            )
+    return Evidence({"clips": scores})
 
 
 def _digest(samples: npt.NDArray[np.float32]) -> str:
@@ -77,13 +110,6 @@ def judge_transcribe(judge: AsrJudge, samples: npt.NDArray[np.float32], sample_r
     return text
 
 
-@dataclass(frozen=True)
-class RateAssessment:
-    consistent: bool
-    method: str
-    detail: dict[str, float | str | None]
-
-
 def rate_assessment(s: Session, key: str) -> RateAssessment:
     """Whether ``key``'s declared sample rate is the rate its speech was made at (AUD-6)."""
     result: RateAssessment = s.memo(f"rate:{key}", lambda: _assess_rate(s, key))
@@ -93,30 +119,35 @@ def rate_assessment(s: Session, key: str) -> RateAssessment:
 def _assess_rate(s: Session, key: str) -> RateAssessment:
     require_sound(s, key)
     audio = s.audio(key)
-    samples, rate, text = audio.as_float32(), audio.sample_rate, s.generation(key).spec.text
     judge = s.asr_judge_or_none()
-    if judge is None:
-        cues = speech_rate_cues(samples, rate, text)
-        return RateAssessment(
-            abs(cues.log2_scale) <= _RATE_MAX_LOG2_SCALE,
-            "speech-rate cues",
-            {
-                "characters_per_second": round(cues.characters_per_second, 1),
-                "spectral_centroid_hz": round(cues.spectral_centroid_hz),
-                "log2_time_scale": round(cues.log2_scale, 2),
-            },
-        )
-    at_declared = cer(text, judge_transcribe(judge, samples, rate))
-    detail: dict[str, float | str | None] = {"cer_at_declared_rate": round(at_declared, 3)}
-    if at_declared <= _RATE_TRY_ALTERNATIVES_ABOVE_CER:
-        return RateAssessment(True, f"ASR ({judge.name})", detail)
-    for factor in (0.5, 2.0):
-        alternative = cer(text, judge_transcribe(judge, samples, int(rate * factor)))
-        detail[f"cer_at_{factor:g}x_rate"] = round(alternative, 3)
-        if alternative <= _RATE_INTELLIGIBLE_CER and alternative + _RATE_CER_MARGIN < at_declared:
-            detail["likely_true_rate"] = int(rate * factor)
-            return RateAssessment(False, f"ASR ({judge.name})", detail)
-    return RateAssessment(True, f"ASR ({judge.name})", detail)
+    return assess_rate(
+        audio.as_float32(),
+        audio.sample_rate,
+        s.generation(key).spec.text,
+        pitch_tracking_of(s),
+        None if judge is None else functools.partial(judge_transcribe, judge),
+    )
+
+
+def pitch_tracking_of(s: Session) -> PitchTracking | None:
+    """The core generations' pitch against their references', once per session."""
+    result: PitchTracking | None = s.memo("pitch-tracking", lambda: _measure_tracking(s))
+    return result
+
+
+def _measure_tracking(s: Session) -> PitchTracking | None:
+    outputs = []
+    for key in CORE_KEYS:
+        try:
+            audio = s.audio(key)
+        except Blocked:
+            continue
+        if not is_silent(s, key):
+            outputs.append((spec(key).reference, audio.as_float32(), audio.sample_rate))
+    references = {which: s.reference(which) for which, _, _ in outputs}
+    return measure_tracking(
+        outputs, {w: (c.samples.astype(np.float32), c.sample_rate) for w, c in references.items()}
+    )
 
 
 def require_right_rate(s: Session, key: str) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from conformance.checks import _judging as judging
+from conformance.checks._schema import generate_errors
 from conformance.engine.outcome import Blocked, Evidence, Failed
 from conformance.engine.plan import CORE_KEYS
 from conformance.engine.registry import check
@@ -73,7 +74,8 @@ def dtype_is_allowed(s: Session) -> Evidence:
         dtype = body.get("dtype")
         if not isinstance(dtype, str):
             raise Blocked("GEN-2", f"dtype of {key!r} is not a string")
-        if dtype not in ALLOWED_DTYPES:
+        problems = generate_errors(body).get("AUD-2")
+        if problems:
             raise Failed(f"dtype one of {', '.join(ALLOWED_DTYPES)}", f"{key}: {dtype!r}", response)
         seen.add(dtype)
     return Evidence({"dtypes": sorted(seen)})
@@ -131,7 +133,7 @@ def sample_rate_is_in_range(s: Session) -> Evidence:
         rate = body.get("sample_rate")
         if not isinstance(rate, int) or isinstance(rate, bool):
             raise Blocked("GEN-2", f"sample_rate of {key!r} is not an integer")
-        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        if generate_errors(body).get("AUD-5"):
             raise Failed(
                 f"an integer from {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE}",
                 f"{key}: {rate!r}",

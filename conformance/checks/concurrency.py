@@ -102,7 +102,7 @@ def seeds_are_deterministic(s: Session) -> bool:
         return False
     try:
         first, second = s.audio("walk-A"), s.audio("walk-A-again")
-    except Exception:
+    except Blocked:  # GEN-8's pair was not had: judge loosely; the kit's own errors propagate
         return False
     return first.samples.tobytes() == second.samples.tobytes()
 

@@ -13,9 +13,10 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from conformance.checks._expect import describe, expect_status, strict_json
+from conformance.checks._schema import error_body_errors
 from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable
 from conformance.engine.registry import check
-from voicebox_api import READY_STATUSES
+from voicebox_api import READY_STATUSES, parse_retry_after
 
 if TYPE_CHECKING:
     from conformance.engine.session import Session
@@ -202,23 +203,8 @@ def _detail_problem(response: httpx.Response) -> str | None:
         body = strict_json(response.text)
     except ValueError:
         return f"not JSON: {describe(response)}"
-    if not isinstance(body, dict) or "detail" not in body:
-        return f"no `detail` member: {describe(response)}"
-    detail = body["detail"]
-    if isinstance(detail, str):
-        return None
-    if isinstance(detail, list) and all(_is_issue(item) for item in detail):
-        return None
-    return f"`detail` is neither a string nor a list of {{loc, msg, type}}: {describe(response)}"
-
-
-def _is_issue(item: Any) -> bool:
-    return (
-        isinstance(item, dict)
-        and isinstance(item.get("loc"), list)
-        and isinstance(item.get("msg"), str)
-        and isinstance(item.get("type"), str)
-    )
+    problems = error_body_errors(body).get("ERR-1")
+    return f"{'; '.join(problems)}: {describe(response)}" if problems else None
 
 
 @check("ERR-2")
@@ -317,7 +303,7 @@ def overload_answers_carry_retry_after(s: Session) -> Evidence:
         )
     for response in observed:
         value = response.headers.get("retry-after")
-        if not value or not _valid_retry_after(value):
+        if parse_retry_after(value) is None:
             raise Failed(
                 "a Retry-After header (seconds or an HTTP-date)",
                 f"{response.status_code} with Retry-After {value!r}",
@@ -344,14 +330,3 @@ def overload_burst(s: Session) -> list[httpx.Response]:
 
     result: list[httpx.Response] = s.memo("overload-burst", lambda: asyncio.run(send_all()))
     return result
-
-
-def _valid_retry_after(value: str) -> bool:
-    from email.utils import parsedate_to_datetime
-
-    if value.strip().isdigit():
-        return True
-    try:
-        return parsedate_to_datetime(value) is not None
-    except (TypeError, ValueError):
-        return False

@@ -8,6 +8,7 @@ import numpy as np
 
 from conformance.checks import _judging as judging
 from conformance.checks._expect import describe, expect_json_object, expect_status
+from conformance.checks._schema import generate_errors
 from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable, Unimplemented
 from conformance.engine.plan import long_spec
 from conformance.engine.registry import check
@@ -17,7 +18,6 @@ if TYPE_CHECKING:
     from conformance.engine.session import Session
 
 _REFUSED = {400, 422}
-_STRUCTURE = (("audio", str), ("sample_rate", int), ("dtype", str))
 
 
 @check("GEN-1")
@@ -34,14 +34,13 @@ def full_body_is_answered_200_json(s: Session) -> Evidence:
 def answer_has_audio_sample_rate_and_dtype(s: Session) -> Evidence:
     generation = s.generated("walk-A")
     body = expect_json_object(generation.response, content_type=False)
-    for name, kind in _STRUCTURE:
-        value = body.get(name)
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise Failed(
-                f"member {name} of JSON type {'integer' if kind is int else 'string'}",
-                f"{name} = {str(value)[:60]!r}",
-                generation.response,
-            )
+    problems = generate_errors(body).get("GEN-2")
+    if problems:
+        raise Failed(
+            "members audio (string), sample_rate (integer) and dtype (string)",
+            "; ".join(problems),
+            generation.response,
+        )
     return Evidence(
         {"sample_rate": body["sample_rate"], "dtype": body["dtype"]}, generation.response
     )

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import ValidationError
 
+from conformance.checks import _judging as judging
 from conformance.checks._expect import describe, expect_json_object, expect_status
+from conformance.checks._probe import serves_undeclared
 from conformance.checks._subtitles import Cue, SubtitleError, parse_srt, parse_vtt
-from conformance.engine.outcome import Evidence, Failed, NotApplicable, Unimplemented
-from conformance.engine.references import transcription_clips
+from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable, Unimplemented
+from conformance.engine.references import ReferenceClip, transcription_clips
 from conformance.engine.registry import check
 from voicebox_api import (
     WRONG_API_KEY,
@@ -24,6 +26,9 @@ if TYPE_CHECKING:
     from conformance.engine.session import Session, Target
 
 _MODEL = "whisper-1"
+_PROVIDER_PATH = "/v1/audio/transcriptions"
+_ENVELOPE = '{"error": {"message", "type", "param", "code"}}'
+_NOT_AUDIO = b"This is a text file, not audio.\n" * 10
 
 
 def _hosted_by_provider(s: Session) -> bool:
@@ -33,7 +38,7 @@ def _hosted_by_provider(s: Session) -> bool:
     declared = s.capabilities().openai_transcriptions
     if declared is False:
         raise Unimplemented("capabilities.openai_transcriptions is false")
-    if declared is None:
+    if declared is None and not serves_undeclared(s, _PROVIDER_PATH, auth="bearer"):
         raise NotApplicable(
             "the provider declares no /v1/audio/transcriptions and no OpenAI server was given",
             "pass --whisper-mode openai-api --openai-base-url URL, or declare "
@@ -47,32 +52,38 @@ def _key_given(s: Session) -> bool:
 
 
 def transcription(
-    s: Session, *, with_file: bool = True, auth: AuthMode = "key", **fields: Any
+    s: Session,
+    *,
+    with_file: bool = True,
+    audio: bytes | None = None,
+    filename: str = "clip.wav",
+    auth: AuthMode = "key",
+    **fields: Any,
 ) -> httpx.Response:
     headers = {}
     target: Target
     if _hosted_by_provider(s):
         # The provider's own key, but as OpenAI sends it: a Bearer token.
-        path, target = "/v1/audio/transcriptions", "tts"
+        path, target = _PROVIDER_PATH, "tts"
         if auth == "key" and s.options.api_key:
             auth = "bearer"
         elif auth == "wrong":
             auth, headers = "none", {"Authorization": f"Bearer {WRONG_API_KEY}"}
     else:
         path, target = "/audio/transcriptions", "openai"
-    wav = transcription_clips()[0].encoded("wav")
-    files = {"file": ("clip.wav", wav, "audio/wav")} if with_file else None
     data = {"model": _MODEL, **{k: str(v) for k, v in fields.items()}}
+    # Without a file the fields still travel as multipart (httpx sends (None, value) parts as
+    # form fields), as OpenAI's clients send them; a urlencoded body could fairly get a 415.
+    parts: dict[str, Any] = {name: (None, value) for name, value in data.items()}
+    if with_file:
+        parts["file"] = (filename, _first_wav() if audio is None else audio, "audio/wav")
     return s.send(
-        "POST",
-        path,
-        target=target,
-        auth=auth,
-        retry=with_file,
-        files=files,
-        data=data,
-        headers=headers,
+        "POST", path, target=target, auth=auth, retry=with_file, files=parts, headers=headers
     )
+
+
+def _first_wav() -> bytes:
+    return transcription_clips()[0].encoded("wav")
 
 
 def _answer(s: Session, response_format: str) -> httpx.Response:
@@ -120,27 +131,25 @@ def text_format_answers_plain_text(s: Session) -> Evidence:
 
 @check("OAI-3")
 def verbose_json_has_ordered_segments(s: Session) -> Evidence:
+    """What OpenAI promises and its SDK types: the members and their types, segments in order.
+    Not that a segment ends within the clip: Whisper's last timestamp may run past it."""
     response = _answer(s, "verbose_json")
     expect_status(response, {200})
     expect_json_object(response)
     try:
         verbose = OpenAIVerboseTranscription.model_validate_json(response.text)
     except ValidationError as exc:
-        raise Failed(
-            "task, language, duration, text and segments", str(exc)[:400], response
-        ) from None
-    previous_end = 0.0
+        raise Failed("language, duration, text and segments", str(exc)[:400], response) from None
+    previous_start = 0.0
     for segment in verbose.segments:
-        if not (0 <= segment.start <= segment.end <= verbose.duration + 0.5) or (
-            segment.start + 0.01 < previous_end
-        ):
+        if not (previous_start <= segment.start <= segment.end):
             raise Failed(
-                f"segments in time order within {verbose.duration:.2f} s",
-                f"segment {segment.id}: {segment.start:.2f}-{segment.end:.2f} s after "
-                f"{previous_end:.2f} s",
+                "segments in time order, each starting where or after the previous one starts",
+                f"segment {segment.id}: {segment.start:.2f}-{segment.end:.2f} s after a start "
+                f"at {previous_start:.2f} s",
                 response,
             )
-        previous_end = segment.end
+        previous_start = segment.start
     return Evidence({"segments": len(verbose.segments), "duration": verbose.duration}, response)
 
 
@@ -173,11 +182,14 @@ def errors_use_the_openai_envelope(s: Session) -> Evidence:
     missing_file = transcription(s, with_file=False)
     expect_status(missing_file, {400}, "for a request without file")
     bad_format = transcription(s, response_format="mp4")
-    for response in (missing_file, bad_format):
-        expect_status(response, set(range(400, 500)), "for an invalid request")
+    expect_status(bad_format, set(range(400, 500)), "for response_format=mp4")
+    undecodable = _undecodable_answer(s)  # its status is OAI-10's; its body, when 4xx, is ours
+    for response in (missing_file, bad_format, undecodable):
+        if not 400 <= response.status_code < 500:
+            continue
         problem = _envelope_problem(response)
         if problem:
-            raise Failed('{"error": {"message", "type", "param", "code"}}', problem, response)
+            raise Failed(_ENVELOPE, problem, response)
     return Evidence({"statuses": [missing_file.status_code, bad_format.status_code]})
 
 
@@ -199,3 +211,44 @@ def bearer_key_is_required(s: Session) -> Evidence:
         response = transcription(s, auth=auth)
         expect_status(response, {401}, f"with {'no' if auth == 'none' else 'a wrong'} key")
     return Evidence({"checked": ["no key", "wrong key"]})
+
+
+def _clip_answer(s: Session, clip: ReferenceClip) -> httpx.Response:
+    return s.memo(f"openai:json:{clip.name}", lambda: transcription(s, audio=clip.encoded("wav")))
+
+
+@check("OAI-9")
+def each_transcript_is_closest_to_its_own_clip(s: Session) -> Evidence:
+    transcripts = {}
+    for clip in transcription_clips():
+        response = _clip_answer(s, clip)
+        expect_status(response, {200}, f"for {clip.name}")
+        body = expect_json_object(response)
+        if not isinstance(body.get("text"), str):
+            raise Blocked("OAI-1", f"no string text for {clip.name}")
+        transcripts[clip.name] = (clip.text, str(body["text"]), response)
+    return judging.expect_own_text_nearest(transcripts)
+
+
+def _undecodable_answer(s: Session) -> httpx.Response:
+    return s.memo(
+        "openai:undecodable",
+        lambda: transcription(s, audio=_NOT_AUDIO, filename="notes.wav"),
+    )
+
+
+@check("OAI-10")
+def undecodable_upload_is_an_invalid_request(s: Session) -> Evidence:
+    """OpenAI answers a file that is not audio 400 ``invalid_request_error``; its SDK raises
+    that as ``BadRequestError``, while a 415 or 422 would be a bare ``APIStatusError``."""
+    response = _undecodable_answer(s)
+    expect_status(response, {400}, "for a file that is not audio")
+    try:
+        error = OpenAIErrorEnvelope.model_validate_json(response.text).error
+    except ValidationError:
+        raise Blocked(
+            "OAI-6", "the answer to a file that is not audio is not the envelope"
+        ) from None
+    if error.type != "invalid_request_error":
+        raise Failed('error.type "invalid_request_error"', repr(error.type), response)
+    return Evidence({"type": error.type}, response)

@@ -8,6 +8,7 @@ import httpx
 
 from conformance.checks import _judging as judging
 from conformance.checks._expect import expect_json_object, expect_status, strict_json
+from conformance.checks._probe import serves_undeclared
 from conformance.checks.languages import UNASSIGNED_CODE
 from conformance.engine.outcome import Blocked, Evidence, Failed, NotApplicable, Unimplemented
 from conformance.engine.references import ReferenceClip, transcription_clips
@@ -32,7 +33,7 @@ def require_transcribe(s: Session) -> None:
     declared = s.capabilities().transcribe
     if declared is False:
         raise Unimplemented("capabilities.transcribe is false")
-    if declared is None:
+    if declared is None and not serves_undeclared(s, "/v1/transcribe", auth="key"):
         raise NotApplicable(
             "no Whisper server given and the provider declares no /v1/transcribe",
             "pass --whisper-url URL (or WHISPER_REMOTE_URL), or declare capabilities.transcribe",
@@ -85,14 +86,25 @@ def wav_is_transcribed_to_text(s: Session) -> Evidence:
     return Evidence({"clip": clip.name, "text": heard}, response)
 
 
+def _clip_answer(s: Session, clip: ReferenceClip) -> httpx.Response:
+    """Each bundled clip transcribed once per run, for TRN-2 and TRN-6."""
+    return s.memo(f"transcribe:clip:{clip.name}", lambda: _transcribe(s, clip.encoded("wav")))
+
+
+def _heard_by_clip(s: Session) -> dict[str, tuple[ReferenceClip, httpx.Response, str]]:
+    heard = {}
+    for clip in transcription_clips():
+        response = _clip_answer(s, clip)
+        expect_status(response, {200}, f"for {clip.name}")
+        heard[clip.name] = (clip, response, _text_of(response))
+    return heard
+
+
 @check("TRN-2")
 def bundled_clips_are_transcribed_accurately(s: Session) -> Evidence:
     require_transcribe(s)
     rates = {}
-    for clip in transcription_clips():
-        response = _transcribe(s, clip.encoded("wav"))
-        expect_status(response, {200}, f"for {clip.name}")
-        heard = _text_of(response)
+    for clip, response, heard in _heard_by_clip(s).values():
         rate = judging.cer(clip.text, heard)
         rates[clip.name] = round(rate, 3)
         if rate > MAX_TRANSCRIPTION_CER:
@@ -102,6 +114,15 @@ def bundled_clips_are_transcribed_accurately(s: Session) -> Evidence:
                 response,
             )
     return Evidence({"cer": rates})
+
+
+@check("TRN-6")
+def each_transcript_is_closest_to_its_own_clip(s: Session) -> Evidence:
+    require_transcribe(s)
+    heard = _heard_by_clip(s)
+    return judging.expect_own_text_nearest(
+        {name: (clip.text, text, response) for name, (clip, response, text) in heard.items()}
+    )
 
 
 @check("TRN-3")

@@ -62,6 +62,8 @@ def record_markdown(
         verdict_counts(record),
         "",
     ]
+    if p.provider_health_error:
+        lines += [f"`/health` could not be read: {cell(p.provider_health_error)}", ""]
     ordered = sorted(record.cases, key=lambda c: VERDICT_ORDER.index(c.verdict))
     shown = [c for c in ordered if c.verdict not in _COLLAPSED]
     if shown:

@@ -97,6 +97,9 @@ class Provenance(_Model):
     provider_url: str
     whisper_url: str | None = None
     provider_health: dict[str, Any] | None = None
+    provider_health_error: str | None = None
+    """Why /health could not be read at the end of the run (an OpenAI-only run against an
+    unreachable TTS provider); the verdicts stand without it."""
     started_at: datetime
     finished_at: datetime
     duration_s: float

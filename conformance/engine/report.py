@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
@@ -24,7 +24,7 @@ from conformance.engine.record import (
     Verdict,
 )
 from conformance.engine.spec import clauses
-from voicebox_api import SPEC_VERSION, __version__
+from voicebox_api import SPEC_VERSION, ProviderTransportError, __version__
 
 if TYPE_CHECKING:
     from conformance.engine.options import SuiteOptions
@@ -59,12 +59,14 @@ def build_record(run: FinishedRun, finished_at: datetime) -> ConformanceRecord:
     session = checked_here or run.runner().session
     summary = {verdict: sum(c.verdict is verdict for c in cases) for verdict in Verdict}
     failing = {Verdict.FAIL, Verdict.NON_STRICT} if run.options.strict else {Verdict.FAIL}
+    health, health_error = _final_health(session)
     provenance = Provenance(
         kit_version=__version__,
         spec_version=SPEC_VERSION,
         provider_url=run.options.provider_url,
         whisper_url=run.options.whisper_url,
-        provider_health=session.health_body(),
+        provider_health=health,
+        provider_health_error=health_error,
         started_at=run.started_at,
         finished_at=finished_at,
         duration_s=round((finished_at - run.started_at).total_seconds(), 3),
@@ -87,6 +89,14 @@ def build_record(run: FinishedRun, finished_at: datetime) -> ConformanceRecord:
         summary=summary,
         passed=not any(c.verdict in failing and not c.known_failure for c in cases),
     )
+
+
+def _final_health(session: Session) -> tuple[dict[str, Any] | None, str | None]:
+    """The provider's /health for the provenance, or why it could not be had."""
+    try:
+        return session.health_body(), None
+    except ProviderTransportError as exc:
+        return None, str(exc)
 
 
 def write_reports(record: ConformanceRecord, directory: Path) -> tuple[Path, Path]:

@@ -4,8 +4,10 @@ Loaded by ``conformance.plugin`` only when the suite was asked for. The clauses 
 by a collector that the session collects like any other, so pytest's counts, ``--collect-only``
 and ``-k`` see them. Before the first clause runs, the provider must be ready within
 ``--conformance-wait``; one that never is ends the run as a usage error (exit code 4), with one
-line and no verdicts. Works with ``--junitxml`` and ``-p xdist``: each worker checks with its own
-session, and the verdicts travel to the controller inside the test reports' ``user_properties``.
+line and no verdicts. A run whose selected clauses all talk to other servers (OAI-* with
+``--openai-base-url``, SPEECH-* with ``--speech-url``) does not wait for it. Works with
+``--junitxml`` and ``-p xdist``: each worker checks with its own session, and the verdicts travel
+to the controller inside the test reports' ``user_properties``.
 """
 
 from __future__ import annotations
@@ -182,7 +184,17 @@ class ConformanceRun:
             return False
         if self.config.pluginmanager.has_plugin("dsession"):
             return True
-        return any(isinstance(item, ConformanceItem) for item in session.items)
+        return any(
+            isinstance(item, ConformanceItem) and self._needs_provider(item.check.id)
+            for item in session.items
+        )
+
+    def _needs_provider(self, clause_id: str) -> bool:
+        """Whether a clause talks to the provider at --provider-url: the OpenAI transcription
+        and speech clauses talk to their own servers when those are given."""
+        if clause_id.startswith("OAI-") and self.options.openai_base_url:
+            return False
+        return not (clause_id.startswith("SPEECH-") and self.options.speech_url)
 
     def _require_ready(self) -> None:
         wait_s = self.options.wait_s
@@ -237,8 +249,8 @@ class ConformanceRun:
         write_reports(build_record(self, datetime.now(UTC)), self.options.report_dir)
 
 
-def _case_of(report: pytest.TestReport) -> CaseResult | None:
-    for name, value in report.user_properties:
+def _case_of(report: pytest.TestReport | pytest.CollectReport) -> CaseResult | None:
+    for name, value in getattr(report, "user_properties", ()):
         if name == _CASE_PROPERTY:
             return CaseResult.model_validate(json.loads(str(value)))
     return None

@@ -61,7 +61,18 @@ class Runner:
             }
         )
 
-    def _judge(self, check: Check, session: Session) -> CaseResult:  # noqa: PLR0911 - one return per outcome
+    def _judge(self, check: Check, session: Session) -> CaseResult:
+        """The check's outcome, with what the session noted while it ran in the note."""
+        session.take_notes()
+        result = self._outcome(check, session)
+        notes = session.take_notes()
+        if not notes:
+            return result
+        return result.model_copy(
+            update={"reason": "; ".join([*notes, *filter(None, [result.reason])])}
+        )
+
+    def _outcome(self, check: Check, session: Session) -> CaseResult:  # noqa: PLR0911 - one return per outcome
         base = _base(check)
         try:
             evidence = check.function(session) or Evidence()

@@ -106,6 +106,7 @@ class Session:
         self._shared = shared
         self._memo: dict[str, Any] = {}
         self._memo_lock = threading.RLock()
+        self._notes: list[str] = []
 
     # --- Life cycle ----------------------------------------------------------------------------
 
@@ -219,6 +220,14 @@ class Session:
             raise value
         result: T = value
         return result
+
+    def note(self, text: str) -> None:
+        """Something the verdict of the running check should say (``Runner`` takes it)."""
+        self._notes.append(text)
+
+    def take_notes(self) -> list[str]:
+        notes, self._notes = self._notes, []
+        return list(dict.fromkeys(notes))
 
     # --- Health --------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ __all__ = [
     "loudest_window_dbfs",
     "measure",
     "median_f0_hz",
+    "pitch_tracking",
     "speech_rate_cues",
 ]
 
@@ -83,12 +84,12 @@ def duration_bounds(text: str) -> tuple[float, float]:
 def median_f0_hz(samples: Samples, sample_rate: int) -> float | None:
     """Median fundamental frequency over voiced frames, by normalised autocorrelation.
 
-    Returns None when fewer than three frames are voiced. Searches 50-800 Hz so that a
+    Returns None when fewer than three frames are voiced. Searches 35-900 Hz so that a
     speaker doubled or halved by a wrong sample rate still has a measurable pitch.
     """
     frame = int(0.04 * sample_rate)
     hop = frame // 2
-    lag_min, lag_max = int(sample_rate / 800), int(sample_rate / 50)
+    lag_min, lag_max = int(sample_rate / 900), int(sample_rate / 35)
     if len(samples) < frame or lag_max >= frame:
         return None
     threshold = 10 ** ((loudest_window_dbfs(samples, sample_rate) - 30) / 20)
@@ -102,20 +103,32 @@ def median_f0_hz(samples: Samples, sample_rate: int) -> float | None:
         if corr[0] <= 0:
             continue
         corr = corr / corr[0]
-        lag = lag_min + int(np.argmax(corr[lag_min:lag_max]))
-        if corr[lag] > 0.5:
+        lag = _highest_peak(corr, lag_min, lag_max)
+        if lag is not None and corr[lag] > 0.5:
             estimates.append(sample_rate / lag)
     return float(np.median(estimates)) if len(estimates) >= 3 else None
+
+
+def _highest_peak(corr: npt.NDArray[np.float64], lag_min: int, lag_max: int) -> int | None:
+    """The lag of the highest local maximum in [lag_min, lag_max): a plain argmax picks the
+    window's edge when the autocorrelation is still falling from lag 0 there (low voices)."""
+    window = corr[lag_min - 1 : lag_max + 1]
+    peaks = np.flatnonzero((window[1:-1] > window[:-2]) & (window[1:-1] >= window[2:])) + 1
+    if peaks.size == 0:
+        return None
+    return lag_min - 1 + int(peaks[np.argmax(window[peaks])])
 
 
 @dataclass(frozen=True)
 class SpeechRateCues:
     """Cues that scale with a wrong declared sample rate.
 
-    Played at k times its true rate, speech is k times faster and k times brighter, so the mean
-    of log2(cue / typical value) over speaking rate and spectral centroid moves by log2(k); at the
-    right rate it stays within about ±0.35 for ordinary voices and engines. Pitch is reported but
-    not used: voices differ by an octave, and autocorrelation makes octave errors on low voices.
+    Played at k times its true rate, speech is k times faster and k times brighter, so both
+    log2(cue / typical value), of speaking rate and of spectral centroid, move by log2(k). Each
+    alone also varies by about an octave between voices and engines (a bright high voice, a text
+    of symbols spoken slowly), so ``log2_scale`` counts only what both agree on: the smaller
+    offset when they point the same way, else 0. Pitch is reported but not used here; it is
+    judged against the voice references instead (``conformance.judges.rate``).
     """
 
     characters_per_second: float
@@ -149,8 +162,63 @@ def speech_rate_cues(samples: Samples, sample_rate: int, text: str) -> SpeechRat
     cps = len(text.strip()) / speech_s
     f0 = median_f0_hz(samples, sample_rate)
     centroid = _spectral_centroid_hz(samples, sample_rate)
-    logs = [math.log2(cps / _TYPICAL_CPS), math.log2(max(centroid, 1.0) / _TYPICAL_CENTROID_HZ)]
-    return SpeechRateCues(cps, f0, centroid, float(np.mean(logs)))
+    by_rate = math.log2(cps / _TYPICAL_CPS)
+    by_brightness = math.log2(max(centroid, 1.0) / _TYPICAL_CENTROID_HZ)
+    agreed = min(abs(by_rate), abs(by_brightness)) if by_rate * by_brightness > 0 else 0.0
+    scale = math.copysign(agreed, by_rate)
+    return SpeechRateCues(cps, f0, centroid, scale)
+
+
+STANDARD_SAMPLE_RATES: tuple[int, ...] = (8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000)
+
+_MIN_REFERENCE_PITCH_SPREAD_LOG2 = 0.4
+"""The two references must differ by this much in pitch (0.4 octave) for tracking to show."""
+_MAX_TRACKING_ERROR_LOG2 = 0.15
+"""The outputs' pitch ratio A/B must match the references' to 0.15 octave to count as tracking."""
+
+
+@dataclass(frozen=True)
+class PitchTracking:
+    """How the outputs' pitch relates to the voice references they were made from.
+
+    A provider that clones a voice reproduces its pitch, and a wrong declared rate scales every
+    output's pitch by the same factor k while leaving the ratio between two voices unchanged.
+    So when the outputs for references A and B keep the references' pitch ratio (``tracks``),
+    ``log2_scale``, the mean of log2(output pitch / reference pitch), estimates log2(k).
+    """
+
+    tracks: bool
+    log2_scale: float
+    tracking_error_log2: float
+    output_f0_hz: dict[str, float]
+    reference_f0_hz: dict[str, float]
+
+
+def pitch_tracking(
+    output_f0_hz: dict[str, list[float]], reference_f0_hz: dict[str, float]
+) -> PitchTracking | None:
+    """None unless two references with measured, distinct pitches each have outputs."""
+    voices = sorted(v for v in reference_f0_hz if output_f0_hz.get(v))
+    if len(voices) < 2:
+        return None
+    first, second = voices[:2]
+    spread = math.log2(reference_f0_hz[first] / reference_f0_hz[second])
+    if abs(spread) < _MIN_REFERENCE_PITCH_SPREAD_LOG2:
+        return None
+    outputs = {v: float(np.median(output_f0_hz[v])) for v in (first, second)}
+    error = math.log2(outputs[first] / outputs[second]) - spread
+    scale = float(np.mean([math.log2(outputs[v] / reference_f0_hz[v]) for v in (first, second)]))
+    return PitchTracking(
+        tracks=abs(error) <= _MAX_TRACKING_ERROR_LOG2,
+        log2_scale=scale,
+        tracking_error_log2=error,
+        output_f0_hz=outputs,
+        reference_f0_hz={v: reference_f0_hz[v] for v in (first, second)},
+    )
+
+
+def nearest_standard_rate(rate: float) -> int:
+    return min(STANDARD_SAMPLE_RATES, key=lambda r: abs(math.log2(r / rate)))
 
 
 @dataclass(frozen=True)

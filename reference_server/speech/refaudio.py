@@ -1,4 +1,4 @@
-"""``ref_audio``: a ``data:`` URL, decoded here; no other scheme is ever fetched (SPEC.md A.13).
+"""``ref_audio``: a ``data:`` URL, decoded here; no other scheme is ever fetched (SPEC.md A.20).
 
 A server that fetched ``http(s)://`` or read ``file://`` references on its clients' behalf could
 be steered at hosts and files only it can reach (server-side request forgery), so anything but

@@ -356,6 +356,7 @@ def blocks_the_loop() -> Rewrite:
 
 # --- The catalogue ----------------------------------------------------------------------------
 
+HEARD_INSTEAD = "Thank you for watching."
 SPEAK_INSTEAD = "I am a speech synthesizer and I say this sentence whatever you ask."
 TRACEBACK = (
     "Traceback (most recent call last):\n"
@@ -364,524 +365,633 @@ TRACEBACK = (
 )
 
 
-def _mutants(upload_dir: Path) -> list[Mutant]:
-    m: list[Mutant] = []
+def mutant(clause: str, defect: str, rewrite: Callable[[], Rewrite], **config: Any) -> Mutant:
+    return Mutant(clause, defect, rewrite, config)
 
-    def add(clause: str, defect: str, rewrite: Callable[[], Rewrite], **config: Any) -> None:
-        m.append(Mutant(clause, defect, rewrite, config))
 
-    # §2 Authentication
-    add(
-        "AUTH-1",
-        "a missing key is let through",
-        lambda: on_request(
-            lambda ex: (
-                ex.path.startswith("/v1/")
-                and "x-api-key" not in ex.headers
-                and "authorization" not in ex.headers
-            ),
-            lambda ex: ex.headers.update({"x-api-key": API_KEY}),
-            before_auth=True,
-        ),
-    )
-    add(
-        "AUTH-2",
-        "a wrong key is let through",
-        lambda: on_request(
-            lambda ex: ex.path.startswith("/v1/") and "x-api-key" in ex.headers,
-            lambda ex: ex.headers.update({"x-api-key": API_KEY}),
-            before_auth=True,
-        ),
-    )
-    add(
-        "AUTH-3",
-        "an empty body with the right key is answered 401",
-        lambda: on_request(
-            lambda ex: is_generate(ex) and ex.body.strip() == b"{}",
-            respond(401, {"detail": "Unauthorized"}),
-        ),
-    )
-    add(
-        "AUTH-4",
-        "/health requires the key",
-        lambda: on_request(
-            lambda ex: is_health(ex) and "x-api-key" not in ex.headers,
-            respond(401, {"detail": "missing API key"}),
-            before_auth=True,
-        ),
-    )
-    add(
-        "AUTH-5",
-        "Bearer keys are refused on the Voicebox endpoints",
-        lambda: on_request(
-            lambda ex: (
-                ex.path.startswith("/v1/")
-                and not is_openai(ex)
-                and "authorization" in ex.headers
-                and "x-api-key" not in ex.headers
-            ),
-            respond(401, {"detail": "use X-API-Key"}),
-            before_auth=True,
-        ),
-    )
-    # §3 Errors
-    add(
-        "ERR-1",
-        "error bodies are plain text",
-        lambda: on_response(
-            lambda ex: ex.path.startswith("/v1/") and not is_openai(ex) and ex.status >= 400,
-            lambda ex: (
-                set_content_type("text/plain")(ex),
-                setattr(ex, "response_body", b"Bad request"),
+def auth_mutants() -> list[Mutant]:
+    """§2 Authentication."""
+    return [
+        mutant(
+            "AUTH-1",
+            "a missing key is let through",
+            lambda: on_request(
+                lambda ex: (
+                    ex.path.startswith("/v1/")
+                    and "x-api-key" not in ex.headers
+                    and "authorization" not in ex.headers
+                ),
+                lambda ex: ex.headers.update({"x-api-key": API_KEY}),
+                before_auth=True,
             ),
         ),
-    )
-    add(
-        "ERR-2",
-        "malformed JSON crashes the handler",
-        lambda: on_request(
-            lambda ex: is_generate(ex) and malformed(ex), respond(500, INTERNAL_ERROR)
-        ),
-    )
-    add(
-        "ERR-3",
-        "schema violations are answered 200 with an error member",
-        schema_violations_answer_200,
-    )
-    add(
-        "ERR-4", "unknown voice prompts fall back to a default voice", falls_back_to_a_default_voice
-    )
-    add(
-        "ERR-5",
-        "a text that is an array or object crashes the handler",
-        lambda: on_request(
-            lambda ex: (
-                is_generate(ex)
-                and isinstance(json_body(ex), dict)
-                and isinstance(json_body(ex).get("text"), list | dict)
-            ),
-            respond(500, INTERNAL_ERROR),
-        ),
-    )
-    add(
-        "ERR-6",
-        "422 bodies carry the traceback",
-        lambda: on_response(
-            lambda ex: is_generate(ex) and ex.status == 422,
-            lambda ex: ex.set_response_json({"detail": f"invalid request\n{TRACEBACK}"}),
-        ),
-    )
-    add(
-        "ERR-7", "the provider turns unhealthy after malformed JSON", unhealthy_after_malformed_json
-    )
-    add(
-        "ERR-8",
-        "overload answers lack Retry-After",
-        lambda: on_response(
-            lambda ex: ex.status in (429, 503), lambda ex: ex.response_headers.pop("retry-after")
-        ),
-    )
-    # §4 Health
-    add("HLT-1", "/health has no device", lambda: edit_health(lambda b: b.pop("device")))
-    add(
-        "HLT-2",
-        "status loading answered 200",
-        lambda: edit_health(lambda b: b.update(status="loading")),
-    )
-    add("HLT-3", "capabilities.languages is a string", lambda: edit_capabilities(languages="en"))
-    add(
-        "VER-1", "/health names no api_version", lambda: edit_health(lambda b: b.pop("api_version"))
-    )
-    # §5 Voice prompts
-    add(
-        "VP-1",
-        "voice prompts are served as text/plain",
-        lambda: on_response(ok(is_create), set_content_type("text/plain")),
-    )
-    add(
-        "VP-2",
-        "the voice prompt is a JSON string",
-        lambda: on_response(
-            ok(is_create),
-            lambda ex: ex.set_response_json(
-                {"voice_prompt": json.dumps(ex.response_json()["voice_prompt"])}
+        mutant(
+            "AUTH-2",
+            "a wrong key is let through",
+            lambda: on_request(
+                lambda ex: ex.path.startswith("/v1/") and "x-api-key" in ex.headers,
+                lambda ex: ex.headers.update({"x-api-key": API_KEY}),
+                before_auth=True,
             ),
         ),
-    )
-    add(
-        "VP-3",
-        "create adds a member that generate's strict parser refuses",
-        lambda: on_response(
-            ok(is_create),
-            lambda ex: ex.set_response_json(
-                {"voice_prompt": {**ex.response_json()["voice_prompt"], "created_by": "provider-1"}}
+        mutant(
+            "AUTH-3",
+            "an empty body with the right key is answered 401",
+            lambda: on_request(
+                lambda ex: is_generate(ex) and ex.body.strip() == b"{}",
+                respond(401, {"detail": "Unauthorized"}),
             ),
         ),
-    )
-    add(
-        "VP-4",
-        "MP3 uploads are refused",
-        lambda: on_request(
-            lambda ex: is_create(ex) and filename_of(ex).endswith(".mp3"),
-            respond(415, {"detail": "MP3 is not supported"}),
+        mutant(
+            "AUTH-4",
+            "/health requires the key",
+            lambda: on_request(
+                lambda ex: is_health(ex) and "x-api-key" not in ex.headers,
+                respond(401, {"detail": "missing API key"}),
+                before_auth=True,
+            ),
         ),
-    )
-    add(
-        "VP-5",
-        "undecodable uploads crash the handler",
-        lambda: on_response(
-            lambda ex: is_create(ex) and ex.status in (400, 415, 422),
-            replace_response(500, INTERNAL_ERROR),
+        mutant(
+            "AUTH-5",
+            "Bearer keys are refused on the Voicebox endpoints",
+            lambda: on_request(
+                lambda ex: (
+                    ex.path.startswith("/v1/")
+                    and not is_openai(ex)
+                    and "authorization" in ex.headers
+                    and "x-api-key" not in ex.headers
+                ),
+                respond(401, {"detail": "use X-API-Key"}),
+                before_auth=True,
+            ),
         ),
-    )
-    add(
-        "VP-6",
-        "uploads over 5 MiB are refused",
-        lambda: on_request(
-            lambda ex: is_create(ex) and len(ex.body) > 5 * 2**20,
-            respond(413, {"detail": "upload too large"}),
+    ]
+
+
+def errors_mutants() -> list[Mutant]:
+    """§3 Errors."""
+    return [
+        mutant(
+            "ERR-1",
+            "error bodies are plain text",
+            lambda: on_response(
+                lambda ex: ex.path.startswith("/v1/") and not is_openai(ex) and ex.status >= 400,
+                lambda ex: (
+                    set_content_type("text/plain")(ex),
+                    setattr(ex, "response_body", b"Bad request"),
+                ),
+            ),
         ),
-    )
-    add(
-        "VP-7",
-        "the declared upload limit is not enforced",
-        lambda: edit_capabilities(max_upload_bytes=12 * 2**20),
-        max_upload_bytes=40 * 2**20,
-    )
-    add(
-        "VP-8",
-        "uploads are saved under the client's filename",
-        lambda: uploads_saved_under_their_filename(upload_dir / "traverse", traverse=True),
-    )
-    add(
-        "VP-9",
-        "voice prompts carry 1 MiB of padding",
-        lambda: chain(
-            on_response(
+        mutant(
+            "ERR-2",
+            "malformed JSON crashes the handler",
+            lambda: on_request(
+                lambda ex: is_generate(ex) and malformed(ex), respond(500, INTERNAL_ERROR)
+            ),
+        ),
+        mutant(
+            "ERR-3",
+            "schema violations are answered 200 with an error member",
+            schema_violations_answer_200,
+        ),
+        mutant(
+            "ERR-4",
+            "unknown voice prompts fall back to a default voice",
+            falls_back_to_a_default_voice,
+        ),
+        mutant(
+            "ERR-5",
+            "a text that is an array or object crashes the handler",
+            lambda: on_request(
+                lambda ex: (
+                    is_generate(ex)
+                    and isinstance(json_body(ex), dict)
+                    and isinstance(json_body(ex).get("text"), list | dict)
+                ),
+                respond(500, INTERNAL_ERROR),
+            ),
+        ),
+        mutant(
+            "ERR-6",
+            "422 bodies carry the traceback",
+            lambda: on_response(
+                lambda ex: is_generate(ex) and ex.status == 422,
+                lambda ex: ex.set_response_json({"detail": f"invalid request\n{TRACEBACK}"}),
+            ),
+        ),
+        mutant(
+            "ERR-7",
+            "the provider turns unhealthy after malformed JSON",
+            unhealthy_after_malformed_json,
+        ),
+        mutant(
+            "ERR-8",
+            "overload answers lack Retry-After",
+            lambda: on_response(
+                lambda ex: ex.status in (429, 503),
+                lambda ex: ex.response_headers.pop("retry-after"),
+            ),
+        ),
+    ]
+
+
+def health_mutants() -> list[Mutant]:
+    """§4 GET /health."""
+    return [
+        mutant("HLT-1", "/health has no device", lambda: edit_health(lambda b: b.pop("device"))),
+        mutant(
+            "HLT-2",
+            "status loading answered 200",
+            lambda: edit_health(lambda b: b.update(status="loading")),
+        ),
+        mutant(
+            "HLT-3", "capabilities.languages is a string", lambda: edit_capabilities(languages="en")
+        ),
+    ]
+
+
+def versioning_mutants() -> list[Mutant]:
+    """§13 Versioning."""
+    return [
+        mutant(
+            "VER-1",
+            "/health names no api_version",
+            lambda: edit_health(lambda b: b.pop("api_version")),
+        ),
+    ]
+
+
+def voice_prompt_mutants(upload_dir: Path) -> list[Mutant]:
+    """§5 POST /v1/create_voice_prompt."""
+    return [
+        mutant(
+            "VP-1",
+            "voice prompts are served as text/plain",
+            lambda: on_response(ok(is_create), set_content_type("text/plain")),
+        ),
+        mutant(
+            "VP-2",
+            "the voice prompt is a JSON string",
+            lambda: on_response(
+                ok(is_create),
+                lambda ex: ex.set_response_json(
+                    {"voice_prompt": json.dumps(ex.response_json()["voice_prompt"])}
+                ),
+            ),
+        ),
+        mutant(
+            "VP-3",
+            "create adds a member that generate's strict parser refuses",
+            lambda: on_response(
                 ok(is_create),
                 lambda ex: ex.set_response_json(
                     {
                         "voice_prompt": {
                             **ex.response_json()["voice_prompt"],
-                            "padding": "x" * (2**20 + 10),
+                            "created_by": "provider-1",
                         }
                     }
                 ),
             ),
-            edit_generate_json(
+        ),
+        mutant(
+            "VP-4",
+            "MP3 uploads are refused",
+            lambda: on_request(
+                lambda ex: is_create(ex) and filename_of(ex).endswith(".mp3"),
+                respond(415, {"detail": "MP3 is not supported"}),
+            ),
+        ),
+        mutant(
+            "VP-5",
+            "undecodable uploads crash the handler",
+            lambda: on_response(
+                lambda ex: is_create(ex) and ex.status in (400, 415, 422),
+                replace_response(500, INTERNAL_ERROR),
+            ),
+        ),
+        mutant(
+            "VP-6",
+            "uploads over 5 MiB are refused",
+            lambda: on_request(
+                lambda ex: is_create(ex) and len(ex.body) > 5 * 2**20,
+                respond(413, {"detail": "upload too large"}),
+            ),
+        ),
+        mutant(
+            "VP-7",
+            "the declared upload limit is not enforced",
+            lambda: edit_capabilities(max_upload_bytes=12 * 2**20),
+            max_upload_bytes=40 * 2**20,
+        ),
+        mutant(
+            "VP-8",
+            "uploads are saved under the client's filename",
+            lambda: uploads_saved_under_their_filename(upload_dir / "traverse", traverse=True),
+        ),
+        mutant(
+            "VP-9",
+            "voice prompts carry 1 MiB of padding",
+            lambda: chain(
+                on_response(
+                    ok(is_create),
+                    lambda ex: ex.set_response_json(
+                        {
+                            "voice_prompt": {
+                                **ex.response_json()["voice_prompt"],
+                                "padding": "x" * (2**20 + 10),
+                            }
+                        }
+                    ),
+                ),
+                edit_generate_json(
+                    lambda b: (
+                        b["voice_prompt"].pop("padding", None)
+                        if isinstance(b.get("voice_prompt"), dict)
+                        else None
+                    )
+                ),
+            ),
+        ),
+    ]
+
+
+def generate_mutants() -> list[Mutant]:
+    """§6 POST /v1/generate."""
+    return [
+        mutant(
+            "GEN-1",
+            "audio is served as text/plain",
+            lambda: on_response(
+                ok(lambda ex: is_generate(ex) and not wants_binary(ex)),
+                set_content_type("text/plain"),
+            ),
+        ),
+        mutant(
+            "GEN-2",
+            "sample_rate is a string",
+            lambda: edit_generate_answer(lambda b: b.update(sample_rate=str(b["sample_rate"]))),
+        ),
+        mutant(
+            "GEN-3",
+            "language and seed are required",
+            lambda: on_request(
+                lambda ex: (
+                    is_generate(ex)
+                    and isinstance(json_body(ex), dict)
+                    and not {"language", "seed"} <= set(json_body(ex))
+                ),
+                respond(422, {"detail": "language and seed are required"}),
+            ),
+        ),
+        mutant(
+            "GEN-4",
+            "blank text is spoken as a placeholder",
+            lambda: edit_generate_json(
                 lambda b: (
-                    b["voice_prompt"].pop("padding", None)
-                    if isinstance(b.get("voice_prompt"), dict)
+                    b.update(text="Silence.")
+                    if isinstance(b.get("text"), str) and not b["text"].strip()
                     else None
                 )
             ),
         ),
-    )
-    # §6 Generate
-    add(
-        "GEN-1",
-        "audio is served as text/plain",
-        lambda: on_response(
-            ok(lambda ex: is_generate(ex) and not wants_binary(ex)), set_content_type("text/plain")
-        ),
-    )
-    add(
-        "GEN-2",
-        "sample_rate is a string",
-        lambda: edit_generate_answer(lambda b: b.update(sample_rate=str(b["sample_rate"]))),
-    )
-    add(
-        "GEN-3",
-        "language and seed are required",
-        lambda: on_request(
-            lambda ex: (
-                is_generate(ex)
-                and isinstance(json_body(ex), dict)
-                and not {"language", "seed"} <= set(json_body(ex))
-            ),
-            respond(422, {"detail": "language and seed are required"}),
-        ),
-    )
-    add(
-        "GEN-4",
-        "blank text is spoken as a placeholder",
-        lambda: edit_generate_json(
-            lambda b: (
-                b.update(text="Silence.")
-                if isinstance(b.get("text"), str) and not b["text"].strip()
-                else None
-            )
-        ),
-    )
-    add(
-        "GEN-5",
-        "texts over 200 characters are refused though 300 are declared",
-        lambda: on_request(
-            lambda ex: (
-                is_generate(ex)
-                and isinstance(json_body(ex), dict)
-                and len(str(json_body(ex).get("text", ""))) > 200
-            ),
-            respond(413, {"detail": "text too long"}),
-        ),
-    )
-    add(
-        "GEN-6",
-        "the declared text limit is not enforced",
-        lambda: edit_capabilities(max_text_length=300),
-        max_text_length=1000,
-    )
-    add(
-        "GEN-7",
-        "the euro sign crashes the text normaliser",
-        lambda: on_request(
-            lambda ex: (
-                is_generate(ex)
-                and isinstance(json_body(ex), dict)
-                and "€" in str(json_body(ex).get("text", ""))
-            ),
-            respond(500, INTERNAL_ERROR),
-        ),
-    )
-    add(
-        "GEN-8",
-        "the seed is ignored",
-        lambda: edit_generate_json(
-            lambda b: b.update(seed=random.randrange(2**31)) if type(b.get("seed")) is int else None
-        ),
-    )
-    # §7 Audio payload
-    add(
-        "AUD-1",
-        "base64 with MIME line breaks",
-        lambda: edit_generate_answer(
-            lambda b: b.update(audio=base64.encodebytes(base64.b64decode(b["audio"])).decode())
-        ),
-    )
-    add(
-        "AUD-2", 'dtype is "float"', lambda: edit_generate_answer(lambda b: b.update(dtype="float"))
-    )
-    add(
-        "AUD-3",
-        "a stray byte after the samples",
-        lambda: edit_generate_answer(
-            lambda b: b.update(
-                audio=base64.b64encode(base64.b64decode(b["audio"]) + b"\0").decode()
-            )
-        ),
-    )
-    add(
-        "AUD-4",
-        "float samples scaled past full scale",
-        lambda: edit_samples(lambda x, r: (x * 1.5, r)),
-    )
-    add("AUD-5", "sample_rate 4000", lambda: edit_samples(lambda x, r: (x, 4000)))
-    add(
-        "AUD-6",
-        "sample_rate declared twice the true rate",
-        lambda: edit_samples(lambda x, r: (x, r * 2)),
-    )
-    add("AUD-7", "silence", lambda: edit_samples(lambda x, r: (x * 0, r)))
-    add(
-        "AUD-8",
-        "four times too loud, clipped",
-        lambda: edit_samples(lambda x, r: (np.clip(x * 4, -1, 1), r)),
-    )
-    add("AUD-9", "a DC offset of 0.15", lambda: edit_samples(lambda x, r: (x * 0.5 + 0.15, r)))
-    add(
-        "AUD-10",
-        "40 s of trailing silence",
-        lambda: edit_samples(lambda x, r: (np.concatenate([x, np.zeros(40 * r, np.float32)]), r)),
-    )
-    add(
-        "AUD-11",
-        "1.5 s of leading silence",
-        lambda: edit_samples(
-            lambda x, r: (np.concatenate([np.zeros(int(1.5 * r), np.float32), x]), r)
-        ),
-    )
-    # §8 Languages
-    add(
-        "LANG-1",
-        "German is declared but refused",
-        lambda: on_request(
-            lambda ex: (
-                is_generate(ex)
-                and isinstance(json_body(ex), dict)
-                and json_body(ex).get("language") == "de"
-            ),
-            respond(422, {"detail": "unsupported language"}),
-        ),
-    )
-    add(
-        "LANG-2",
-        "unsupported languages are spoken as English",
-        lambda: edit_generate_json(
-            lambda b: b.update(language="en") if b.get("language") == "qq" else None
-        ),
-    )
-    # §9 Speech
-    add(
-        "INT-1",
-        "speaks a fixed sentence instead of the text",
-        lambda: edit_generate_json(
-            lambda b: (
-                b.update(text=SPEAK_INSTEAD)
-                if isinstance(b.get("text"), str) and b["text"].strip()
-                else None
-            )
-        ),
-    )
-    add(
-        "INT-2",
-        "drops every other word",
-        lambda: edit_generate_json(
-            lambda b: (
-                b.update(text=every_other_word(b["text"]))
-                if isinstance(b.get("text"), str) and len(b["text"].split()) > 1
-                else None
-            )
-        ),
-    )
-    add("SPK-1", "ignores the voice prompt", first_prompt_for_everyone)
-    add("SPK-2", "ignores the voice prompt", first_prompt_for_everyone)
-    # §10 Concurrency
-    add("CON-1", "concurrent requests share one prompt slot", shared_prompt_slot)
-    add(
-        "CON-2",
-        "uploads with the same filename overwrite each other",
-        lambda: uploads_saved_under_their_filename(upload_dir / "race", traverse=False),
-    )
-    add("CON-3", "generation blocks the event loop", blocks_the_loop)
-    # §11 Transcribe
-    add(
-        "TRN-1",
-        "the transcript is under `transcript`",
-        lambda: on_response(
-            ok(is_transcribe),
-            lambda ex: ex.set_response_json({"transcript": ex.response_json()["text"]}),
-        ),
-    )
-    add(
-        "TRN-2",
-        "every other word is lost",
-        lambda: on_response(
-            ok(is_transcribe),
-            lambda ex: ex.set_response_json({"text": every_other_word(ex.response_json()["text"])}),
-        ),
-    )
-    add(
-        "TRN-3",
-        "a language field is refused",
-        lambda: on_request(
-            lambda ex: is_transcribe(ex) and "language" in form_fields(ex),
-            respond(422, {"detail": "unexpected field language"}),
-        ),
-    )
-    add(
-        "TRN-4",
-        "unsupported languages are transcribed anyway",
-        lambda: on_response(
-            lambda ex: is_transcribe(ex) and ex.status == 422 and "language" in form_fields(ex),
-            replace_response(200, {"text": "transcribed anyway"}),
-        ),
-    )
-    add(
-        "TRN-5",
-        "undecodable uploads crash the handler",
-        lambda: on_response(
-            lambda ex: (
-                is_transcribe(ex)
-                and ex.status in (400, 415, 422)
-                and "language" not in form_fields(ex)
-            ),
-            replace_response(500, INTERNAL_ERROR),
-        ),
-    )
-    # §12 OpenAI-compatible
-    add(
-        "OAI-1",
-        "json puts the transcript under `transcript`",
-        lambda: on_response(
-            lambda ex: (
-                ok(is_openai)(ex) and form_fields(ex).get("response_format", b"json") == b"json"
-            ),
-            lambda ex: ex.set_response_json({"transcript": ex.response_json()["text"]}),
-        ),
-    )
-    add(
-        "OAI-2",
-        "text is served as JSON",
-        lambda: on_response(
-            lambda ex: ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"text",
-            set_content_type("application/json"),
-        ),
-    )
-    add(
-        "OAI-3",
-        "verbose_json segments run backwards",
-        lambda: on_response(
-            lambda ex: (
-                ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"verbose_json"
-            ),
-            _reverse_segment_times,
-        ),
-    )
-    add(
-        "OAI-4",
-        "SRT timestamps use a full stop",
-        lambda: on_response(
-            lambda ex: ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"srt",
-            lambda ex: setattr(ex, "response_body", _srt_with_dots(ex.response_body)),
-        ),
-    )
-    add(
-        "OAI-5",
-        "WebVTT without its header",
-        lambda: on_response(
-            lambda ex: ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"vtt",
-            lambda ex: setattr(ex, "response_body", ex.response_body.replace(b"WEBVTT", b"", 1)),
-        ),
-    )
-    add(
-        "OAI-6",
-        "errors use FastAPI's detail instead of OpenAI's envelope",
-        lambda: on_response(
-            lambda ex: is_openai(ex) and 400 <= ex.status < 500,
-            lambda ex: ex.set_response_json({"detail": "bad request"}),
-        ),
-    )
-    add(
-        "OAI-7",
-        "a prompt field is refused",
-        lambda: on_request(
-            lambda ex: is_openai(ex) and "prompt" in form_fields(ex),
-            respond(
-                400,
-                {
-                    "error": {
-                        "message": "prompt is not supported",
-                        "type": "invalid_request_error",
-                        "param": "prompt",
-                        "code": None,
-                    }
-                },
+        mutant(
+            "GEN-5",
+            "texts over 200 characters are refused though 300 are declared",
+            lambda: on_request(
+                lambda ex: (
+                    is_generate(ex)
+                    and isinstance(json_body(ex), dict)
+                    and len(str(json_body(ex).get("text", ""))) > 200
+                ),
+                respond(413, {"detail": "text too long"}),
             ),
         ),
-    )
-    add(
-        "OAI-8",
-        "the OpenAI endpoint lets anyone in",
-        lambda: on_request(
-            is_openai,
-            lambda ex: ex.headers.update({"authorization": f"Bearer {API_KEY}"}),
-            before_auth=True,
+        mutant(
+            "GEN-6",
+            "the declared text limit is not enforced",
+            lambda: edit_capabilities(max_text_length=300),
+            max_text_length=1000,
         ),
-    )
-    from tests.conformance.mutants_streaming import streaming_mutants
+        mutant(
+            "GEN-7",
+            "the euro sign crashes the text normaliser",
+            lambda: on_request(
+                lambda ex: (
+                    is_generate(ex)
+                    and isinstance(json_body(ex), dict)
+                    and "€" in str(json_body(ex).get("text", ""))
+                ),
+                respond(500, INTERNAL_ERROR),
+            ),
+        ),
+        mutant(
+            "GEN-8",
+            "the seed is ignored",
+            lambda: edit_generate_json(
+                lambda b: (
+                    b.update(seed=random.randrange(2**31)) if type(b.get("seed")) is int else None
+                )
+            ),
+        ),
+    ]
 
-    m.extend(streaming_mutants())
-    return m
+
+def audio_mutants() -> list[Mutant]:
+    """§7 The audio payload."""
+    return [
+        mutant(
+            "AUD-1",
+            "base64 with MIME line breaks",
+            lambda: edit_generate_answer(
+                lambda b: b.update(audio=base64.encodebytes(base64.b64decode(b["audio"])).decode())
+            ),
+        ),
+        mutant(
+            "AUD-2",
+            'dtype is "float"',
+            lambda: edit_generate_answer(lambda b: b.update(dtype="float")),
+        ),
+        mutant(
+            "AUD-3",
+            "a stray byte after the samples",
+            lambda: edit_generate_answer(
+                lambda b: b.update(
+                    audio=base64.b64encode(base64.b64decode(b["audio"]) + b"\0").decode()
+                )
+            ),
+        ),
+        mutant(
+            "AUD-4",
+            "float samples scaled past full scale",
+            lambda: edit_samples(lambda x, r: (x * 1.5, r)),
+        ),
+        mutant("AUD-5", "sample_rate 4000", lambda: edit_samples(lambda x, r: (x, 4000))),
+        mutant(
+            "AUD-6",
+            "declares 24000 Hz for its 22050 Hz audio (a moderate lie, ratio 1.088)",
+            lambda: edit_samples(lambda x, r: (x, round(r * 24000 / 22050))),
+        ),
+        mutant("AUD-7", "silence", lambda: edit_samples(lambda x, r: (x * 0, r))),
+        mutant(
+            "AUD-8",
+            "four times too loud, clipped",
+            lambda: edit_samples(lambda x, r: (np.clip(x * 4, -1, 1), r)),
+        ),
+        mutant(
+            "AUD-9", "a DC offset of 0.15", lambda: edit_samples(lambda x, r: (x * 0.5 + 0.15, r))
+        ),
+        mutant(
+            "AUD-10",
+            "40 s of trailing silence",
+            lambda: edit_samples(
+                lambda x, r: (np.concatenate([x, np.zeros(40 * r, np.float32)]), r)
+            ),
+        ),
+        mutant(
+            "AUD-11",
+            "1.5 s of leading silence",
+            lambda: edit_samples(
+                lambda x, r: (np.concatenate([np.zeros(int(1.5 * r), np.float32), x]), r)
+            ),
+        ),
+    ]
+
+
+def language_mutants() -> list[Mutant]:
+    """§8 Languages."""
+    return [
+        mutant(
+            "LANG-1",
+            "German is declared but refused",
+            lambda: on_request(
+                lambda ex: (
+                    is_generate(ex)
+                    and isinstance(json_body(ex), dict)
+                    and json_body(ex).get("language") == "de"
+                ),
+                respond(422, {"detail": "unsupported language"}),
+            ),
+        ),
+        mutant(
+            "LANG-2",
+            "unsupported languages are spoken as English",
+            lambda: edit_generate_json(
+                lambda b: b.update(language="en") if b.get("language") == "qq" else None
+            ),
+        ),
+    ]
+
+
+def judged_mutants() -> list[Mutant]:
+    """§9 Speech, judged."""
+    return [
+        mutant(
+            "INT-1",
+            "speaks a fixed sentence instead of the text",
+            lambda: edit_generate_json(
+                lambda b: (
+                    b.update(text=SPEAK_INSTEAD)
+                    if isinstance(b.get("text"), str) and b["text"].strip()
+                    else None
+                )
+            ),
+        ),
+        mutant(
+            "INT-2",
+            "drops every other word",
+            lambda: edit_generate_json(
+                lambda b: (
+                    b.update(text=every_other_word(b["text"]))
+                    if isinstance(b.get("text"), str) and len(b["text"].split()) > 1
+                    else None
+                )
+            ),
+        ),
+        mutant("SPK-1", "ignores the voice prompt", first_prompt_for_everyone),
+        mutant("SPK-2", "ignores the voice prompt", first_prompt_for_everyone),
+    ]
+
+
+def concurrency_mutants(upload_dir: Path) -> list[Mutant]:
+    """§10 Concurrency and load."""
+    return [
+        mutant("CON-1", "concurrent requests share one prompt slot", shared_prompt_slot),
+        mutant(
+            "CON-2",
+            "uploads with the same filename overwrite each other",
+            lambda: uploads_saved_under_their_filename(upload_dir / "race", traverse=False),
+        ),
+        mutant("CON-3", "generation blocks the event loop", blocks_the_loop),
+    ]
+
+
+def transcribe_mutants() -> list[Mutant]:
+    """§11 POST /v1/transcribe."""
+    return [
+        mutant(
+            "TRN-6",
+            "answers the same words whatever the audio",
+            lambda: on_response(
+                ok(is_transcribe), lambda ex: ex.set_response_json({"text": HEARD_INSTEAD})
+            ),
+        ),
+        mutant(
+            "TRN-1",
+            "the transcript is under `transcript`",
+            lambda: on_response(
+                ok(is_transcribe),
+                lambda ex: ex.set_response_json({"transcript": ex.response_json()["text"]}),
+            ),
+        ),
+        mutant(
+            "TRN-2",
+            "every other word is lost",
+            lambda: on_response(
+                ok(is_transcribe),
+                lambda ex: ex.set_response_json(
+                    {"text": every_other_word(ex.response_json()["text"])}
+                ),
+            ),
+        ),
+        mutant(
+            "TRN-3",
+            "a language field is refused",
+            lambda: on_request(
+                lambda ex: is_transcribe(ex) and "language" in form_fields(ex),
+                respond(422, {"detail": "unexpected field language"}),
+            ),
+        ),
+        mutant(
+            "TRN-4",
+            "unsupported languages are transcribed anyway",
+            lambda: on_response(
+                lambda ex: is_transcribe(ex) and ex.status == 422 and "language" in form_fields(ex),
+                replace_response(200, {"text": "transcribed anyway"}),
+            ),
+        ),
+        mutant(
+            "TRN-5",
+            "undecodable uploads crash the handler",
+            lambda: on_response(
+                lambda ex: (
+                    is_transcribe(ex)
+                    and ex.status in (400, 415, 422)
+                    and "language" not in form_fields(ex)
+                ),
+                replace_response(500, INTERNAL_ERROR),
+            ),
+        ),
+    ]
+
+
+def openai_mutants() -> list[Mutant]:
+    """§12 POST /v1/audio/transcriptions."""
+    return [
+        mutant(
+            "OAI-9",
+            "json answers the same words whatever the audio",
+            lambda: on_response(
+                lambda ex: (
+                    ok(is_openai)(ex) and form_fields(ex).get("response_format", b"json") == b"json"
+                ),
+                lambda ex: ex.set_response_json({"text": HEARD_INSTEAD}),
+            ),
+        ),
+        mutant(
+            "OAI-10",
+            "files that are not audio are answered 415, as the Voicebox endpoints answer them",
+            lambda: on_response(
+                lambda ex: is_openai(ex) and ex.status == 400 and _undecodable(ex),
+                lambda ex: setattr(ex, "status", 415),
+            ),
+        ),
+        mutant(
+            "OAI-1",
+            "json puts the transcript under `transcript`",
+            lambda: on_response(
+                lambda ex: (
+                    ok(is_openai)(ex) and form_fields(ex).get("response_format", b"json") == b"json"
+                ),
+                lambda ex: ex.set_response_json({"transcript": ex.response_json()["text"]}),
+            ),
+        ),
+        mutant(
+            "OAI-2",
+            "text is served as JSON",
+            lambda: on_response(
+                lambda ex: ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"text",
+                set_content_type("application/json"),
+            ),
+        ),
+        mutant(
+            "OAI-3",
+            "verbose_json segments run backwards",
+            lambda: on_response(
+                lambda ex: (
+                    ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"verbose_json"
+                ),
+                _reverse_segment_times,
+            ),
+        ),
+        mutant(
+            "OAI-4",
+            "SRT timestamps use a full stop",
+            lambda: on_response(
+                lambda ex: ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"srt",
+                lambda ex: setattr(ex, "response_body", _srt_with_dots(ex.response_body)),
+            ),
+        ),
+        mutant(
+            "OAI-5",
+            "WebVTT without its header",
+            lambda: on_response(
+                lambda ex: ok(is_openai)(ex) and form_fields(ex).get("response_format") == b"vtt",
+                lambda ex: setattr(
+                    ex, "response_body", ex.response_body.replace(b"WEBVTT", b"", 1)
+                ),
+            ),
+        ),
+        mutant(
+            "OAI-6",
+            "errors use FastAPI's detail instead of OpenAI's envelope",
+            lambda: on_response(
+                lambda ex: is_openai(ex) and 400 <= ex.status < 500,
+                lambda ex: ex.set_response_json({"detail": "bad request"}),
+            ),
+        ),
+        mutant(
+            "OAI-7",
+            "a prompt field is refused",
+            lambda: on_request(
+                lambda ex: is_openai(ex) and "prompt" in form_fields(ex),
+                respond(
+                    400,
+                    {
+                        "error": {
+                            "message": "prompt is not supported",
+                            "type": "invalid_request_error",
+                            "param": "prompt",
+                            "code": None,
+                        }
+                    },
+                ),
+            ),
+        ),
+        mutant(
+            "OAI-8",
+            "the OpenAI endpoint lets anyone in",
+            lambda: on_request(
+                is_openai,
+                lambda ex: ex.headers.update({"authorization": f"Bearer {API_KEY}"}),
+                before_auth=True,
+            ),
+        ),
+    ]
+
+
+def _undecodable(ex: Exchange) -> bool:
+    return bool(ex.response_json().get("error", {}).get("code") == "unsupported_audio")
 
 
 def _reverse_segment_times(ex: Exchange) -> None:
@@ -897,7 +1007,26 @@ def _srt_with_dots(document: bytes) -> bytes:
 
 
 def mutants(upload_dir: Path) -> dict[str, Mutant]:
+    """Every mutant by clause; each area's table adds one line here."""
     from tests.conformance.mutants_speech import speech_mutants
+    from tests.conformance.mutants_streaming import streaming_mutants
 
-    catalogue = _mutants(upload_dir) + speech_mutants()
-    return {mutant.clause: mutant for mutant in catalogue}
+    catalogue = [
+        *auth_mutants(),
+        *errors_mutants(),
+        *health_mutants(),
+        *versioning_mutants(),
+        *voice_prompt_mutants(upload_dir),
+        *generate_mutants(),
+        *audio_mutants(),
+        *language_mutants(),
+        *judged_mutants(),
+        *concurrency_mutants(upload_dir),
+        *transcribe_mutants(),
+        *openai_mutants(),
+        *streaming_mutants(),
+        *speech_mutants(),
+    ]
+    by_clause = {m.clause: m for m in catalogue}
+    assert len(by_clause) == len(catalogue), "two mutants claim one clause"
+    return by_clause

@@ -51,11 +51,25 @@ def test_duration_bounds_grow_with_text() -> None:
 def test_time_scale_cue_doubles_with_a_doubled_declared_rate() -> None:
     rng = np.random.default_rng(0)
     bursts = [
-        np.concatenate([_tone(0.12, 0.4, 140) * rng.uniform(0.5, 1), np.zeros(800)])
+        np.concatenate([_tone(0.12, 0.4, 1100) * rng.uniform(0.5, 1), np.zeros(800)])
         for _ in range(20)
     ]
     speech = np.concatenate(bursts).astype(np.float32)
     text = "x" * int(15 * len(speech) / RATE)
-    right = analysis.speech_rate_cues(speech, RATE, text).log2_scale
-    doubled = analysis.speech_rate_cues(speech, RATE * 2, text).log2_scale
-    assert doubled - right == pytest.approx(1.0, abs=0.25)
+    right = analysis.speech_rate_cues(speech, RATE, text)
+    doubled = analysis.speech_rate_cues(speech, RATE * 2, text)
+    assert doubled.characters_per_second == pytest.approx(2 * right.characters_per_second, 0.1)
+    assert doubled.spectral_centroid_hz == pytest.approx(2 * right.spectral_centroid_hz, 0.1)
+    assert doubled.log2_scale - right.log2_scale == pytest.approx(1.0, abs=0.25)
+
+
+def test_time_scale_cues_that_disagree_count_for_nothing() -> None:
+    """A bright voice reading slowly: faster-sounding by one cue, slower by the other."""
+    rng = np.random.default_rng(1)
+    bursts = [
+        np.concatenate([_tone(0.12, 0.4, 3000) * rng.uniform(0.5, 1), np.zeros(800)])
+        for _ in range(20)
+    ]
+    speech = np.concatenate(bursts).astype(np.float32)
+    text = "x" * int(8 * len(speech) / RATE)
+    assert analysis.speech_rate_cues(speech, RATE, text).log2_scale == 0.0

@@ -105,9 +105,10 @@ def test_missing_model_is_400(harness: Harness) -> None:
     _envelope(response, 400, "model")
 
 
-def test_undecodable_file_is_415_in_the_envelope(harness: Harness) -> None:
+def test_undecodable_file_is_400_invalid_request_error(harness: Harness) -> None:
+    """As OpenAI answers it (OAI-10); the Voicebox endpoints keep their 415 (TRN-5, VP-5)."""
     response = _post(harness, files={"file": ("a.wav", b"\x00" * 1000, "audio/wav")})
-    _envelope(response, 415, "file")
+    assert _envelope(response, 400, "file")["type"] == "invalid_request_error"
 
 
 def test_disabled_transcription_is_404_in_the_envelope(make_harness: Any) -> None:

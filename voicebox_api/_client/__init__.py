@@ -53,7 +53,6 @@ from voicebox_api._client._retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     RetrySchedule,
-    parse_retry_after,
 )
 from voicebox_api._client._sync import ProviderClient
 from voicebox_api._client._usage import ProviderUsage, UsageMeter, cost_per_audio_hour
@@ -97,6 +96,5 @@ __all__ = [
     "VoicePromptResult",
     "audio_content_type",
     "cost_per_audio_hour",
-    "parse_retry_after",
     "prompt_tag",
 ]

@@ -29,7 +29,6 @@ from voicebox_api._client._retry import (
     RETRYABLE_STATUSES,
     RetryPolicy,
     RetrySchedule,
-    parse_retry_after,
 )
 from voicebox_api._codec import AudioCodecError
 from voicebox_api._curl import CurlCommand, curl_command, redact_secrets
@@ -47,6 +46,7 @@ from voicebox_api._errors import (
     UnavailableError,
 )
 from voicebox_api._models import ErrorBody, OpenAIErrorEnvelope
+from voicebox_api._retry_after import parse_retry_after
 from voicebox_api._settings import Settings, SettingsError
 from voicebox_api._version import __version__
 

@@ -8,17 +8,17 @@ on the request.
 
 from __future__ import annotations
 
-import email.utils
 import math
 import random
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 import httpx
 
-__all__ = ["NO_RETRY", "RETRYABLE_STATUSES", "RetryPolicy", "RetrySchedule", "parse_retry_after"]
+from voicebox_api._retry_after import parse_retry_after
+
+__all__ = ["NO_RETRY", "RETRYABLE_STATUSES", "RetryPolicy", "RetrySchedule"]
 
 RETRYABLE_STATUSES: Final = frozenset({429, 503})
 _NEVER_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -55,24 +55,6 @@ class RetryPolicy:
 
 
 NO_RETRY: Final = RetryPolicy(max_attempts=1)
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP-date (RFC 9110
-    §10.2.3). None when absent or unparseable; a date in the past gives 0."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return float(int(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    reference = now if now is not None else datetime.now(UTC)
-    return max(0.0, (when - reference).total_seconds())
 
 
 Outcome = httpx.Response | httpx.RequestError
