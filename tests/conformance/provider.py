@@ -7,7 +7,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 import uvicorn
@@ -69,7 +68,7 @@ def serve(app: Any) -> Iterator[str]:
 @contextlib.contextmanager
 def provider(rewrite: Rewrite | None = None, **config: Any) -> Iterator[str]:
     """The reference server (espeak, bundled Whisper), optionally with one defect."""
-    app: Any = create_app(replace(BASE_CONFIG, **config))
+    app: Any = create_app(BASE_CONFIG.replace(**config))
     if rewrite is not None:
         app = RewriteMiddleware(app, rewrite)
     with serve(app) as url:
