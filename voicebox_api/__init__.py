@@ -11,6 +11,7 @@ reports, the conformance suite and outside programs such as a Voicebox backend i
 """
 
 from voicebox_api._audiofile import (
+    AudioTooLargeError,
     UndecodableAudioError,
     read_audio,
     write_audio,
@@ -143,6 +144,7 @@ __all__ = [
     "AsyncProviderClient",
     "AudioCodecError",
     "AudioFormat",
+    "AudioTooLargeError",
     "AuthMode",
     "AuthenticationError",
     "Capabilities",
