@@ -29,6 +29,7 @@ from reference_server.cache import GenerationCache
 from reference_server.config import ServerConfig
 from reference_server.dependencies import ServerState, server_of
 from reference_server.errors import install_exception_handlers
+from reference_server.logredact import install_redaction
 from reference_server.metrics import CONTENT_TYPE, Metrics
 from reference_server.middleware import RequestContextMiddleware
 from reference_server.ratelimit import RateLimiter
@@ -61,6 +62,7 @@ def create_app(
     transcriber_factory: TranscriberFactory | None = None,
 ) -> FastAPI:
     """The app for ``config``; factories default to the registry's backends."""
+    install_redaction()
     metrics = Metrics()
     runtime = Runtime(
         config,

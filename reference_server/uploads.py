@@ -21,14 +21,14 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from reference_server.errors import ApiError
-from voicebox_api import AudioTooLargeError, UndecodableAudioError, read_audio
+from voicebox_api import MAX_FORM_PARTS, AudioTooLargeError, UndecodableAudioError, read_audio
 
 __all__ = ["FORM_OVERHEAD_BYTES", "DecodedUpload", "UploadReader", "text_field"]
 
 FORM_OVERHEAD_BYTES: Final = 1024 * 1024
 """What a multipart body may hold beyond its file: boundaries, headers, text fields."""
 _MAX_TEXT_FIELD_BYTES: Final = 256 * 1024
-_MAX_PARTS: Final = 32
+_MAX_PARTS: Final = MAX_FORM_PARTS
 _DECODED_SAMPLE_BYTES: Final = 4
 """Decoded samples are float32."""
 

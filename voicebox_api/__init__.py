@@ -79,6 +79,7 @@ from voicebox_api._json import strict_json
 from voicebox_api._models import (
     ALLOWED_DTYPES,
     DEFAULT_MAX_TEXT_LENGTH,
+    MAX_FORM_PARTS,
     MAX_SAMPLE_RATE,
     MAX_SEED,
     MIN_SAMPLE_RATE,
@@ -129,6 +130,7 @@ __all__ = [
     "DEFAULT_MAX_TEXT_LENGTH",
     "DEFAULT_OPENAI_BASE_URL",
     "ENV_VARIABLES",
+    "MAX_FORM_PARTS",
     "MAX_SAMPLE_RATE",
     "MAX_SEED",
     "MIN_SAMPLE_RATE",
