@@ -130,6 +130,12 @@ def add_options(parser: pytest.Parser) -> None:
         help="Wait up to S seconds for /health to report ready before checking (default 120).",
     )
     add(
+        "--conformance-robustness",
+        action="store_true",
+        help="Also run the robustness level (ROB-*, SPEC.md section 14): it sends hostile "
+        "traffic (a decompression bomb, trickled uploads, a burst, planted keys); off by default.",
+    )
+    add(
         "--no-replay",
         action="store_true",
         help="Do not replay failed cases to tell FLAKY from FAIL.",
@@ -169,6 +175,8 @@ class SuiteOptions:
     timeout_s: float = 300.0
     replay: bool = True
     wait_s: float = 120.0
+    robustness: bool = False
+    """Run the opt-in robustness level (ROB-*), which sends hostile traffic."""
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> SuiteOptions | None:
@@ -199,6 +207,7 @@ class SuiteOptions:
             timeout_s=float(config.getoption("conformance_timeout")),
             replay=not config.getoption("no_replay"),
             wait_s=max(0.0, float(config.getoption("conformance_wait"))),
+            robustness=bool(config.getoption("conformance_robustness")),
         )
 
     def selects(self, clause_id: str, level: str) -> bool:
@@ -232,6 +241,7 @@ class SuiteOptions:
             "timeout_s": self.timeout_s,
             "replay": self.replay,
             "wait_s": self.wait_s,
+            "robustness": self.robustness,
         }
 
 

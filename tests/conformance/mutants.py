@@ -881,5 +881,7 @@ def _srt_with_dots(document: bytes) -> bytes:
 
 
 def mutants(upload_dir: Path) -> dict[str, Mutant]:
-    catalogue = _mutants(upload_dir)
+    from tests.conformance.mutants_robustness import robustness_mutants
+
+    catalogue = _mutants(upload_dir) + robustness_mutants()
     return {mutant.clause: mutant for mutant in catalogue}

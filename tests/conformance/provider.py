@@ -17,6 +17,7 @@ from conformance.engine.record import CaseResult, Verdict
 from conformance.engine.runner import Runner
 from conformance.engine.session import Session
 from reference_server.app import create_app
+from reference_server.bodytimeout import BodyTimeoutMiddleware
 from reference_server.config import ServerConfig
 from tests.conformance.rewrite import Rewrite, RewriteMiddleware
 
@@ -68,9 +69,15 @@ def serve(app: Any) -> Iterator[str]:
 @contextlib.contextmanager
 def provider(rewrite: Rewrite | None = None, **config: Any) -> Iterator[str]:
     """The reference server (espeak, bundled Whisper), optionally with one defect."""
-    app: Any = create_app(BASE_CONFIG.replace(**config))
+    settings = BASE_CONFIG.replace(**config)
+    app: Any = create_app(settings)
     if rewrite is not None:
-        app = RewriteMiddleware(app, rewrite)
+        # The rewrite reads whole bodies first; it keeps the server's body deadlines (ROB-2).
+        app = BodyTimeoutMiddleware(
+            RewriteMiddleware(app, rewrite),
+            timeout_s=settings.body_timeout_s,
+            min_rate=settings.min_body_rate_bytes,
+        )
     with serve(app) as url:
         yield url
 
@@ -84,6 +91,7 @@ def run_suite(url: str, **options: Any) -> dict[str, CaseResult]:
         speaker_judge=SpeakerJudgeChoice.AUTO,
         wait_s=30,
         concurrency=8,
+        robustness=True,
         **options,
     )
     session = Session.open(suite)
