@@ -222,9 +222,8 @@ def a_burst_gets_fast_refusals_and_the_provider_recovers_at_once(s: Session) -> 
         "refused": len(refused),
         "slowest_refusal_s": round(max((a.seconds for a in refused), default=0.0), 3),
     }
-    for answer in refused:
-        if "retry-after" not in answer.response.headers:
-            raise Failed("Retry-After on every refusal", describe(answer.response), answer.response)
+    facts["refusals_with_retry_after"] = sum("retry-after" in a.response.headers for a in refused)
+    for answer in refused:  # their Retry-After is ERR-8's to judge
         if answer.seconds > REFUSAL_DEADLINE_S:
             raise Failed(
                 f"every refusal within {REFUSAL_DEADLINE_S:g} s",
