@@ -14,9 +14,12 @@ worker, ``--queue-size`` 4: a capacity of about 1000/latency_ms generations a se
 4. **bomb**: ``--bombs`` concurrent uploads of a 440 KB FLAC that declares 590 s of 192 kHz
    stereo (906 MB decoded), to ``/v1/create_voice_prompt``.
 
-The server's RSS is sampled every 20 ms throughout, for its peak per phase.
+``--endpoint upload`` bursts 5 s WAV uploads to ``/v1/create_voice_prompt`` instead of
+generations; ``--backend espeak`` serves real (CPU-bound) synthesis. The server's RSS is sampled
+every 20 ms throughout, for its peak per phase.
 
-    python -m measurements.hostile_load [--rate 400] [--duration 5] [--json out.json]
+    python -m measurements.hostile_load [--rate 400] [--duration 5] [--endpoint generate|upload]
+        [--backend synthetic|espeak] [--json out.json]
 """
 
 from __future__ import annotations
@@ -73,6 +76,26 @@ class RssSampler:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What the idle, burst and recovery phases send: one prebuilt request."""
+
+    path: str
+    content_type: str
+    payload: bytes
+
+    def raw(self, host: str, port: int) -> bytes:
+        return (
+            f"POST {self.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Content-Type: {self.content_type}\r\nContent-Length: {len(self.payload)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode() + self.payload
+
+    def send(self, client: httpx.Client) -> httpx.Response:
+        headers = {"content-type": self.content_type}
+        return client.post(self.path, content=self.payload, headers=headers)
+
+
+@dataclass(frozen=True)
 class Answer:
     status: int
     seconds: float
@@ -82,6 +105,8 @@ class Answer:
 
 @dataclass(frozen=True)
 class HostileReport:
+    endpoint: str
+    backend: str
     latency_ms: int
     queue_size: int
     offered_rate_target: float
@@ -120,20 +145,33 @@ def _answer(response: httpx.Response, seconds: float) -> Answer:
     )
 
 
+def _wav(seconds: float) -> bytes:
+    t = np.arange(int(seconds * 24_000)) / 24_000
+    return write_audio((0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 24_000)
+
+
 def _prompt(client: httpx.Client) -> dict[str, Any]:
-    t = np.arange(24_000) / 24_000
-    wav = write_audio((0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 24_000)
-    response = client.post("/v1/create_voice_prompt", files={"audio": ("a.wav", wav)})
+    response = client.post("/v1/create_voice_prompt", files={"audio": ("a.wav", _wav(1.0))})
     response.raise_for_status()
     prompt: dict[str, Any] = response.json()["voice_prompt"]
     return prompt
 
 
-def _idle(client: httpx.Client, body: dict[str, Any], count: int) -> list[Answer]:
+def _target(endpoint: str, client: httpx.Client) -> Target:
+    if endpoint == "upload":
+        request = httpx.Request(
+            "POST", "http://x/", files={"audio": ("a.wav", _wav(5.0), "audio/wav")}
+        )
+        return Target("/v1/create_voice_prompt", request.headers["content-type"], request.read())
+    body = {**_BODY, "voice_prompt": _prompt(client)}
+    return Target("/v1/generate", "application/json", json.dumps(body).encode())
+
+
+def _idle(client: httpx.Client, target: Target, count: int) -> list[Answer]:
     answers = []
     for _ in range(count):
         started = time.perf_counter()
-        response = client.post("/v1/generate", json=body)
+        response = target.send(client)
         answers.append(_answer(response, time.perf_counter() - started))
     return answers
 
@@ -166,17 +204,12 @@ async def _raw_post(host: str, port: int, request: bytes) -> Answer:
 
 
 async def _burst(
-    url: str, body: dict[str, Any], rate: float, duration_s: float
+    url: str, target: Target, rate: float, duration_s: float
 ) -> tuple[list[Answer], float, float]:
     """Open loop: request i is sent at i / rate, whatever happened to the others."""
     parts = httpx.URL(url)
     host, port = parts.host, parts.port or 80
-    payload = json.dumps(body).encode()
-    request = (
-        f"POST /v1/generate HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        "Connection: close\r\n\r\n"
-    ).encode() + payload
+    request = target.raw(host, port)
     tasks: list[asyncio.Task[Answer]] = []
     begun = time.perf_counter()
     for index in range(int(rate * duration_s)):
@@ -189,9 +222,9 @@ async def _burst(
     return answers, sent_for, time.perf_counter()
 
 
-def _recovery(client: httpx.Client, body: dict[str, Any], since: float) -> float:
+def _recovery(client: httpx.Client, target: Target, since: float) -> float:
     while time.perf_counter() - since < 120:
-        if client.post("/v1/generate", json=body).status_code == 200:
+        if target.send(client).status_code == 200:
             return time.perf_counter() - since
         time.sleep(0.02)
     return float("inf")
@@ -212,10 +245,18 @@ async def _bombs(url: str, count: int) -> list[Answer]:
 
 
 def measure(
-    *, rate: float, duration_s: float, latency_ms: int, queue_size: int, bombs: int
+    *,
+    endpoint: str,
+    backend: str,
+    rate: float,
+    duration_s: float,
+    latency_ms: int,
+    queue_size: int,
+    bombs: int,
 ) -> HostileReport:
+    synthetic = ("--backend-options", f"latency_ms={latency_ms}") if backend == "synthetic" else ()
     args = (
-        "--backend", "synthetic", "--backend-options", f"latency_ms={latency_ms}",
+        "--backend", backend, *synthetic,
         "--queue-size", str(queue_size), "--whisper", "none", "--access-log", "false",
         "--log-level", "warning", "--cache-bytes", "0",
     )  # fmt: skip
@@ -225,16 +266,18 @@ def measure(
     ):
         sampler = RssSampler(server.process.pid)
         sampler.start()
-        body = {**_BODY, "voice_prompt": _prompt(client)}
-        idle = _idle(client, body, 20)
+        target = _target(endpoint, client)
+        idle = _idle(client, target, 20)
         sampler.phase = "burst"
-        answers, sent_for, last = asyncio.run(_burst(server.base_url, body, rate, duration_s))
+        answers, sent_for, last = asyncio.run(_burst(server.base_url, target, rate, duration_s))
         sampler.phase = "recovery"
-        recovery_s = _recovery(client, body, last)
+        recovery_s = _recovery(client, target, last)
         sampler.phase = "bomb"
         bomb_answers = asyncio.run(_bombs(server.base_url, bombs))
         sampler.stop()
     return _report(
+        endpoint=endpoint,
+        backend=backend,
         rate=rate,
         latency_ms=latency_ms,
         queue_size=queue_size,
@@ -249,6 +292,8 @@ def measure(
 
 def _report(
     *,
+    endpoint: str,
+    backend: str,
     rate: float,
     latency_ms: int,
     queue_size: int,
@@ -270,6 +315,8 @@ def _report(
     rss = {k: round(v, 1) for k, v in sampler.peaks.items()}
     base = rss.get("idle", float("nan"))
     return HostileReport(
+        endpoint=endpoint,
+        backend=backend,
         latency_ms=latency_ms,
         queue_size=queue_size,
         offered_rate_target=rate,
@@ -301,12 +348,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m measurements.hostile_load")
     parser.add_argument("--rate", type=float, default=400.0, help="offered requests per second")
     parser.add_argument("--duration", type=float, default=5.0, help="burst seconds")
+    parser.add_argument(
+        "--endpoint",
+        choices=["generate", "upload"],
+        default="generate",
+        help="burst of generations, or of 5 s WAV uploads to /v1/create_voice_prompt",
+    )
+    parser.add_argument("--backend", choices=["synthetic", "espeak"], default="synthetic")
     parser.add_argument("--latency-ms", type=int, default=200, help="synthetic generation time")
     parser.add_argument("--queue-size", type=int, default=4)
     parser.add_argument("--bombs", type=int, default=8, help="concurrent bomb uploads")
     parser.add_argument("--json", type=Path, help="write the report here too")
     args = parser.parse_args(argv)
     report = measure(
+        endpoint=args.endpoint,
+        backend=args.backend,
         rate=args.rate,
         duration_s=args.duration,
         latency_ms=args.latency_ms,
