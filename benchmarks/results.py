@@ -96,7 +96,7 @@ class Provenance(_Model):
     scenario: str | None = None
     dialect: str = Field(
         default="voicebox",
-        description="voicebox (/v1/generate) or openai-speech (/v1/audio/speech, SPEC.md §14).",
+        description="voicebox (/v1/generate) or openai-speech (/v1/audio/speech, SPEC.md §15).",
     )
     seeds: dict[str, int | str | None] = Field(
         default_factory=dict,

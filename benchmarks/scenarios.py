@@ -48,7 +48,7 @@ ScenarioName = Literal["generate", "clone-and-generate", "transcribe", "mixed", 
 SeedPolicy = Literal["fixed", "per-request", "none"]
 Dialect = Literal["voicebox", "openai-speech"]
 """How ``generate`` is asked for: Voicebox's ``/v1/generate`` with a voice prompt, or OpenAI's
-``/v1/audio/speech`` (SPEC.md §14) with a named voice and ``response_format=pcm``."""
+``/v1/audio/speech`` (SPEC.md §15) with a named voice and ``response_format=pcm``."""
 DIALECTS: Final[tuple[Dialect, ...]] = ("voicebox", "openai-speech")
 SPEECH_PATH: Final = "/v1/audio/speech"
 

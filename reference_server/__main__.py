@@ -21,6 +21,7 @@ from reference_server.backends.registry import (
     ensure_transcription_available,
 )
 from reference_server.config import ServerConfig, load_config
+from reference_server.logredact import install_redaction
 
 __all__ = ["main"]
 
@@ -59,6 +60,7 @@ def _configure_logging(level: str) -> None:
     logging.basicConfig(
         level=numeric, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True
     )
+    install_redaction(handlers=True)
 
 
 def _warn_about(config: ServerConfig) -> None:

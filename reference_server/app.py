@@ -16,6 +16,7 @@ from typing import Final
 
 from fastapi import FastAPI, Request, Response
 
+from reference_server.admission import AdmissionMiddleware, Pool
 from reference_server.auth import ApiKeyAuth
 from reference_server.backends.registry import (
     BackendSettings,
@@ -23,10 +24,12 @@ from reference_server.backends.registry import (
     create_tts_backend,
 )
 from reference_server.bodylimit import BodyLimitMiddleware
+from reference_server.bodytimeout import BodyTimeoutMiddleware
 from reference_server.cache import GenerationCache
 from reference_server.config import ServerConfig
 from reference_server.dependencies import ServerState, server_of
 from reference_server.errors import install_exception_handlers
+from reference_server.logredact import install_redaction
 from reference_server.metrics import CONTENT_TYPE, Metrics
 from reference_server.middleware import RequestContextMiddleware
 from reference_server.ratelimit import RateLimiter
@@ -63,6 +66,7 @@ def create_app(
     transcriber_factory: TranscriberFactory | None = None,
 ) -> FastAPI:
     """The app for ``config``; factories default to the registry's backends."""
+    install_redaction()
     metrics = Metrics()
     runtime = Runtime(
         config,
@@ -81,6 +85,7 @@ def create_app(
         uploads=UploadReader(
             max_upload_bytes=config.max_upload_bytes,
             max_audio_seconds=config.max_audio_seconds,
+            max_decoded_bytes=config.max_decoded_bytes,
             decoders=_DECODERS,
             max_concurrent=config.max_concurrent_uploads,
         ),
@@ -101,6 +106,12 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware, limit_for=lambda path: limits.get(path, _SMALL_BODY_BYTES)
     )
+    app.add_middleware(
+        BodyTimeoutMiddleware,
+        timeout_s=config.body_timeout_s,
+        min_rate=config.min_body_rate_bytes,
+    )
+    app.add_middleware(AdmissionMiddleware, pools=_admission_pools(runtime), metrics=metrics)
     app.add_middleware(RequestContextMiddleware, instance_id=config.instance_id, metrics=metrics)
     app.include_router(tts_router)
     app.include_router(transcription_router)
@@ -143,6 +154,23 @@ def _add_plain_routes(app: FastAPI) -> None:
     @app.get("/openapi.json")
     async def openapi() -> Response:
         return Response(openapi_body, media_type="application/json")
+
+
+def _admission_pools(runtime: Runtime) -> dict[str, Pool]:
+    def pool(name: str) -> Pool:
+        return Pool(
+            name,
+            capacity=lambda: runtime.admission_capacity(name),
+            retry_after=lambda: runtime.retry_after_s(name),
+        )
+
+    tts, transcribe = pool("tts"), pool("transcribe")
+    return {
+        "/v1/generate": tts,
+        "/v1/create_voice_prompt": tts,
+        "/v1/transcribe": transcribe,
+        "/v1/audio/transcriptions": transcribe,
+    }
 
 
 def _body_limits(config: ServerConfig) -> dict[str, int]:

@@ -4,7 +4,7 @@ Every response, errors included, carries ``X-Request-ID`` (a sane incoming one i
 ``X-Served-By`` (the instance id, so load-balancing tests can tell servers apart) and
 ``Server-Timing`` (``queue;dur=1.2, inference;dur=345.6, app;dur=350.1``). An exception nobody
 handled is logged with its traceback and answered 500 with a generic message and the request
-id, never the traceback or a path.
+id, never the traceback or a path. A client hanging up mid-body is one INFO line, no traceback.
 
 A pure ASGI middleware rather than ``BaseHTTPMiddleware``: it adds no task per request and sees
 exceptions before Starlette's own error middleware does.
@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reference_server.disconnect import CLIENT_CLOSED
 from reference_server.errors import GENERIC_500, ApiError, error_response
 from reference_server.metrics import Metrics, endpoint_label
 
@@ -92,6 +94,15 @@ class RequestContextMiddleware:
         self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            # Anyone can hang up mid-upload, as often as they like: one quiet line, no trace.
+            status = CLIENT_CLOSED
+            logger.info(
+                "client disconnected during %s %s (request_id=%s)",
+                scope.get("method"),
+                scope.get("path"),
+                context.request_id,
+            )
         except Exception:
             logger.exception(
                 "unhandled error in %s %s (request_id=%s)",

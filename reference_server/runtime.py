@@ -188,6 +188,19 @@ class Runtime:
             if queue is not None
         }
 
+    def admission_capacity(self, queue_name: str) -> int:
+        """Requests the admission control lets in for a queue: what waits, runs, or reads."""
+        queue = self._queue(queue_name)
+        running = queue.workers * queue.max_batch_size if queue is not None else 1
+        return self.config.queue_size + running + self.config.admission_slack
+
+    def retry_after_s(self, queue_name: str) -> int:
+        queue = self._queue(queue_name)
+        return queue.retry_after_s() if queue is not None else int(LOADING_RETRY_AFTER)
+
+    def _queue(self, name: str) -> Scheduler[Any] | None:
+        return self._tts_queue if name == "tts" else self._transcribe_queue
+
     # --- work -------------------------------------------------------------------------------------
 
     async def generate(self, job: GenerateJob) -> tuple[EncodedAudio, JobStats]:

@@ -193,7 +193,7 @@ class Scheduler(Generic[B]):
             if self._closed or not self._started:
                 raise SchedulerClosedError("the server is not accepting inference jobs")
             if len(self._pending) >= self._queue_size:
-                raise QueueFullError(self._retry_after_s())
+                raise QueueFullError(self.retry_after_s())
             self._pending.append(item)
             self._cond.notify_all()
         try:
@@ -209,7 +209,8 @@ class Scheduler(Generic[B]):
             with contextlib.suppress(ValueError):  # a worker has it already
                 self._pending.remove(item)
 
-    def _retry_after_s(self) -> int:
+    def retry_after_s(self) -> int:
+        """Whole seconds until the queue, as it stands, is likely to have room."""
         per_batch = self._batch_seconds or 1.0
         batches = math.ceil((len(self._pending) + 1) / self._max_batch)
         estimate = per_batch * batches / len(self._backends)

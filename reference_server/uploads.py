@@ -9,7 +9,6 @@ upload can be many times its encoded size.
 
 from __future__ import annotations
 
-import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,19 +17,20 @@ from typing import Final
 import anyio
 import numpy as np
 import numpy.typing as npt
-import soundfile as sf
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from reference_server.errors import ApiError
-from voicebox_api import UndecodableAudioError, read_audio
+from voicebox_api import MAX_FORM_PARTS, AudioTooLargeError, UndecodableAudioError, read_audio
 
 __all__ = ["FORM_OVERHEAD_BYTES", "DecodedUpload", "UploadReader", "text_field"]
 
 FORM_OVERHEAD_BYTES: Final = 1024 * 1024
 """What a multipart body may hold beyond its file: boundaries, headers, text fields."""
 _MAX_TEXT_FIELD_BYTES: Final = 256 * 1024
-_MAX_PARTS: Final = 32
+_MAX_PARTS: Final = MAX_FORM_PARTS
+_DECODED_SAMPLE_BYTES: Final = 4
+"""Decoded samples are float32."""
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,13 @@ class UploadReader:
         *,
         max_upload_bytes: int,
         max_audio_seconds: float,
+        max_decoded_bytes: int,
         decoders: int,
         max_concurrent: int,
     ) -> None:
         self.max_upload_bytes = max_upload_bytes
         self.max_audio_seconds = max_audio_seconds
+        self.max_decoded_bytes = max_decoded_bytes
         self.max_concurrent = max_concurrent
         self._decoders = decoders
         self._limiter: anyio.CapacityLimiter | None = None
@@ -127,17 +129,16 @@ class UploadReader:
         )
 
     def _decode(self, data: bytes, param: str, undecodable_status: int) -> DecodedUpload:
-        seconds = _declared_seconds(data)
-        if seconds is not None and seconds > self.max_audio_seconds:
-            raise ApiError(
-                413,
-                f"the audio lasts {seconds:.0f} s; this server takes at most "
-                f"{self.max_audio_seconds:.0f} s",
-                code="audio_too_long",
-                param=param,
-            )
+        """Decoded within both caps, checked from the header first (no decompression bombs)."""
         try:
-            samples, sample_rate = read_audio(data)
+            samples, sample_rate = read_audio(
+                data,
+                max_samples=self.max_decoded_bytes // _DECODED_SAMPLE_BYTES,
+                max_seconds=self.max_audio_seconds,
+            )
+        except AudioTooLargeError as exc:
+            code = "audio_too_long" if exc.too_long else "audio_too_large"
+            raise ApiError(413, str(exc), code=code, param=param) from None
         except UndecodableAudioError as exc:
             raise ApiError(
                 undecodable_status, str(exc), code="unsupported_audio", param=param
@@ -182,14 +183,3 @@ def _require_multipart(request: Request, file_field: str) -> None:
         code="unsupported_media_type",
         param=file_field,
     )
-
-
-def _declared_seconds(data: bytes) -> float | None:
-    """The duration a file's header declares, read without decoding it; None if unreadable."""
-    try:
-        info = sf.info(io.BytesIO(data))
-    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
-        return None
-    if info.samplerate <= 0 or info.frames < 0:
-        return None
-    return float(info.frames) / float(info.samplerate)

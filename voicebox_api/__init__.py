@@ -13,6 +13,7 @@ behind the client's interface; ``python -m voicebox_api.ping URL`` is the connec
 """
 
 from voicebox_api._audiofile import (
+    AudioTooLargeError,
     UndecodableAudioError,
     read_audio,
     write_audio,
@@ -101,6 +102,7 @@ from voicebox_api._models import (
     ALLOWED_DTYPES,
     DEFAULT_MAX_TEXT_LENGTH,
     JSON_MEDIA_TYPE,
+    MAX_FORM_PARTS,
     MAX_SAMPLE_RATE,
     MAX_SEED,
     MAX_SPEECH_INPUT,
@@ -187,6 +189,7 @@ __all__ = [
     "DEFAULT_OPENAI_BASE_URL",
     "ENV_VARIABLES",
     "JSON_MEDIA_TYPE",
+    "MAX_FORM_PARTS",
     "MAX_FRAME_BYTES",
     "MAX_SAMPLE_RATE",
     "MAX_SEED",
@@ -212,6 +215,7 @@ __all__ = [
     "AsyncProviderPool",
     "AudioCodecError",
     "AudioFormat",
+    "AudioTooLargeError",
     "AuthMode",
     "AuthenticationError",
     "BreakerPolicy",

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from voicebox_api._models import AudioFormat
 
-__all__ = ["UndecodableAudioError", "read_audio", "write_audio"]
+__all__ = ["AudioTooLargeError", "UndecodableAudioError", "read_audio", "write_audio"]
 
 _SUBTYPES: Final[dict[AudioFormat, tuple[str, str]]] = {
     "wav": ("WAV", "PCM_16"),
@@ -28,16 +28,43 @@ class UndecodableAudioError(ValueError):
     """The bytes are not audio in WAV, FLAC, Ogg Vorbis or MP3, or hold no samples."""
 
 
-def read_audio(data: bytes) -> tuple[npt.NDArray[np.float32], int]:
-    """Decode an uploaded file to mono float32 samples and their sample rate."""
+class AudioTooLargeError(ValueError):
+    """The file decodes to more than the caller allows: too many seconds, or too many samples.
+
+    Raised from the header, before anything is decoded, whenever the header tells; a header
+    that understates its length is caught by the capped read. A few hundred kilobytes of FLAC
+    silence can declare gigabytes of samples (a decompression bomb).
+    """
+
+    def __init__(self, message: str, *, too_long: bool) -> None:
+        super().__init__(message)
+        self.too_long = too_long
+
+
+def read_audio(
+    data: bytes, *, max_samples: int | None = None, max_seconds: float | None = None
+) -> tuple[npt.NDArray[np.float32], int]:
+    """Decode an uploaded file to mono float32 samples and their sample rate.
+
+    ``max_samples`` bounds frames x channels, ``max_seconds`` the duration; both are checked
+    from the header before decoding, and the decode itself never reads past ``max_samples``.
+    """
     if not data:
         raise UndecodableAudioError("the upload is empty")
     try:
-        samples, sample_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        with sf.SoundFile(io.BytesIO(data)) as audio:
+            _check_header(audio, max_samples, max_seconds)
+            frames = -1 if max_samples is None else max_samples // audio.channels + 1
+            samples = audio.read(frames, dtype="float32", always_2d=True)
+            sample_rate = audio.samplerate
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        if isinstance(exc, (AudioTooLargeError, UndecodableAudioError)):
+            raise
         raise UndecodableAudioError(
             f"not a WAV, FLAC, Ogg Vorbis or MP3 file ({_reason(exc)})"
         ) from None
+    if max_samples is not None and samples.size > max_samples:
+        raise AudioTooLargeError(_too_many(samples.size, max_samples), too_long=False)
     if samples.shape[0] == 0:
         raise UndecodableAudioError("the audio file holds no samples")
     mono = samples.mean(axis=1, dtype=np.float32)
@@ -54,6 +81,27 @@ def write_audio(
     buffer = io.BytesIO()
     sf.write(buffer, np.asarray(samples), sample_rate, format=container, subtype=subtype)
     return buffer.getvalue()
+
+
+def _check_header(audio: sf.SoundFile, max_samples: int | None, max_seconds: float | None) -> None:
+    if audio.samplerate <= 0 or audio.channels <= 0:
+        raise UndecodableAudioError("the audio header declares no sample rate or channels")
+    declared = audio.frames * audio.channels
+    if max_samples is not None and declared > max_samples:
+        raise AudioTooLargeError(_too_many(declared, max_samples), too_long=False)
+    seconds = audio.frames / audio.samplerate
+    if max_seconds is not None and seconds > max_seconds:
+        raise AudioTooLargeError(
+            f"the audio lasts {seconds:.0f} s; this server takes at most {max_seconds:.0f} s",
+            too_long=True,
+        )
+
+
+def _too_many(samples: int, limit: int) -> str:
+    return (
+        f"the audio decodes to {samples} samples (frames x channels); this server takes at "
+        f"most {limit}"
+    )
 
 
 def _reason(exc: BaseException) -> str:

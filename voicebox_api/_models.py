@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 # --- Shared value types --------------------------------------------------------------------
 
@@ -30,6 +30,8 @@ DEFAULT_MAX_TEXT_LENGTH = 500
 """Text length every provider must accept when it advertises no ``max_text_length`` (GEN-5)."""
 MIN_UPLOAD_LIMIT_BYTES = 10 * 1024 * 1024
 """Every provider must accept reference uploads up to this size (VP-6)."""
+MAX_FORM_PARTS = 32
+"""A provider may refuse a multipart body of more parts than this (SPEC.md Appendix A)."""
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 """A lower-case ISO 639-1 code such as ``en``."""
@@ -50,6 +52,13 @@ STREAM_MEDIA_TYPE = "application/vnd.voicebox.pcm-stream"
 """The ``Accept`` type that asks ``/v1/generate`` for a framed PCM stream (SPEC.md §14)."""
 WAV_MEDIA_TYPE = "audio/wav"
 """The ``Accept`` type that asks ``/v1/generate`` for the whole clip as a WAV file (BIN-1)."""
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer includes ``3120301468.0``; so does the server (SPEC.md App. A)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 class _Request(BaseModel):
@@ -74,11 +83,12 @@ class GenerateRequest(_Request):
     voice_prompt: dict[str, Any] = Field(
         description="A voice prompt exactly as returned by POST /v1/create_voice_prompt, "
         "after any number of JSON round trips. Opaque to clients.",
+        json_schema_extra={"minProperties": 1},
     )
     language: LanguageCode = Field(
         default="en", description="ISO 639-1 code of the text's language."
     )
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = Field(
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_integral)] | None = Field(
         default=None,
         description="Sampling seed. With a seed, a provider that declares deterministic_seed "
         "returns bit-identical audio for identical requests (GEN-8). null means unseeded.",
@@ -211,7 +221,7 @@ class OpenAITranscriptionForm(_Request):
     """Multipart form of ``POST /v1/audio/transcriptions``, as OpenAI documents it (OAI-1)."""
 
     file: bytes = Field(description="Audio to transcribe.", json_schema_extra={"format": "binary"})
-    model: str = Field(examples=["whisper-1"])
+    model: str = Field(min_length=1, examples=["whisper-1"])
     language: LanguageCode | None = None
     prompt: str | None = None
     response_format: OpenAIResponseFormat = "json"

@@ -221,9 +221,37 @@ def _openai_speech() -> dict[str, Any]:
     }
 
 
+_FORM_MODELS: tuple[type[BaseModel], ...] = (
+    m.CreateVoicePromptForm,
+    m.TranscribeForm,
+    m.OpenAITranscriptionForm,
+)
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A multipart field cannot be null, only absent: drop the ``null`` branch of its type."""
+    branches = schema.get("anyOf")
+    if not isinstance(branches, list) or {"type": "null"} not in branches:
+        return schema
+    rest = [branch for branch in branches if branch != {"type": "null"}]
+    others = {key: value for key, value in schema.items() if key not in ("anyOf", "default")}
+    if len(rest) == 1:
+        return {**rest[0], **others}
+    return {"anyOf": rest, **others}
+
+
+def _form_fields_not_nullable(schemas: dict[str, Any]) -> None:
+    for model in _FORM_MODELS:
+        schemas[model.__name__]["maxProperties"] = m.MAX_FORM_PARTS
+        properties = schemas[model.__name__]["properties"]
+        for name, schema in properties.items():
+            properties[name] = _without_null(schema)
+
+
 def build_openapi() -> dict[str, Any]:
     """The OpenAPI 3.1 document of the API, built from the models alone."""
     _, schemas = models_json_schema(_SCHEMA_MODELS, ref_template=_REF)
+    _form_fields_not_nullable(schemas["$defs"])
     return {
         "openapi": "3.1.0",
         "info": {

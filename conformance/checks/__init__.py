@@ -12,6 +12,7 @@ from conformance.checks import (  # noqa: F401 - imported to register their chec
     health,
     languages,
     openai,
+    robustness,
     speech,
     speech_openai,
     streaming,

@@ -177,6 +177,12 @@ def add_options(parser: pytest.Parser) -> None:
         "503) before checking; one that never does is a usage error, exit code 4 (default 120).",
     )
     add(
+        "--conformance-robustness",
+        action="store_true",
+        help="Also run the robustness level (ROB-*, SPEC.md section 16): it sends hostile "
+        "traffic (a decompression bomb, trickled uploads, a burst, planted keys); off by default.",
+    )
+    add(
         "--no-replay",
         action="store_true",
         help="Do not replay failed cases to tell FLAKY from FAIL.",
@@ -261,6 +267,8 @@ class SuiteOptions:
     speech_voice: str = "alloy"
     speech_only: bool = False
     """Only --speech-url was given: the run checks the SPEECH-* clauses alone."""
+    robustness: bool = False
+    """Run the opt-in robustness level (ROB-*), which sends hostile traffic."""
 
     @classmethod
     def from_config(
@@ -303,6 +311,7 @@ class SuiteOptions:
             speech_model=str(config.getoption("speech_model")),
             speech_voice=str(config.getoption("speech_voice")),
             speech_only=settings.tts_remote_url is None,
+            robustness=bool(config.getoption("conformance_robustness")),
         )
 
     def selects(self, clause_id: str, level: str) -> bool:
@@ -358,6 +367,7 @@ class SuiteOptions:
             "speech_api_key": "***" if self.speech_api_key else None,
             "speech_model": self.speech_model,
             "speech_voice": self.speech_voice,
+            "robustness": self.robustness,
         }
 
 

@@ -1008,6 +1008,7 @@ def _srt_with_dots(document: bytes) -> bytes:
 
 def mutants(upload_dir: Path) -> dict[str, Mutant]:
     """Every mutant by clause; each area's table adds one line here."""
+    from tests.conformance.mutants_robustness import robustness_mutants
     from tests.conformance.mutants_speech import speech_mutants
     from tests.conformance.mutants_streaming import streaming_mutants
 
@@ -1026,6 +1027,7 @@ def mutants(upload_dir: Path) -> dict[str, Mutant]:
         *openai_mutants(),
         *streaming_mutants(),
         *speech_mutants(),
+        *robustness_mutants(),
     ]
     by_clause = {m.clause: m for m in catalogue}
     assert len(by_clause) == len(catalogue), "two mutants claim one clause"

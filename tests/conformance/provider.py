@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any
 
 from conformance.checks import registered
@@ -13,6 +12,7 @@ from conformance.engine.record import CaseResult, Verdict
 from conformance.engine.runner import Runner
 from conformance.engine.session import Session
 from reference_server.app import create_app
+from reference_server.bodytimeout import BodyTimeoutMiddleware
 from reference_server.config import ServerConfig
 from testkit.serving import serve
 from tests.conformance.rewrite import Rewrite, RewriteMiddleware
@@ -36,9 +36,15 @@ text limit (GEN-5/6)."""
 @contextlib.contextmanager
 def provider(rewrite: Rewrite | None = None, **config: Any) -> Iterator[str]:
     """The reference server (espeak, bundled Whisper), optionally with one defect."""
-    app: Any = create_app(replace(BASE_CONFIG, **config))
+    settings = BASE_CONFIG.replace(**config)
+    app: Any = create_app(settings)
     if rewrite is not None:
-        app = RewriteMiddleware(app, rewrite)
+        # The rewrite reads whole bodies first; it keeps the server's body deadlines (ROB-2).
+        app = BodyTimeoutMiddleware(
+            RewriteMiddleware(app, rewrite),
+            timeout_s=settings.body_timeout_s,
+            min_rate=settings.min_body_rate_bytes,
+        )
     # No wait for /health: a mutant may break it, and the suite is what judges it.
     with serve(app, wait_health=False) as url:
         yield url
@@ -52,6 +58,7 @@ def run_suite(url: str, *, only: tuple[str, ...] = (), **options: Any) -> dict[s
         "speaker_judge": SpeakerJudgeChoice.AUTO,
         "wait_s": 30,
         "concurrency": 8,
+        "robustness": True,
         **options,
     }
     suite = SuiteOptions(provider_url=url, api_key=API_KEY, **values)

@@ -11,6 +11,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reference_server.errors import ApiError, error_response
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -72,11 +74,16 @@ class RewriteMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        try:
+            body = await _read_body(receive)
+        except ApiError as refused:  # a body deadline passed (BodyTimeoutMiddleware)
+            await error_response(scope, refused)(scope, receive, send)
+            return
         exchange = Exchange(
             method=scope["method"],
             path=scope["path"],
             headers={k.decode().lower(): v.decode() for k, v in scope["headers"]},
-            body=await _read_body(receive),
+            body=body,
         )
         await self.rewrite.on_request(exchange)
         if not exchange.status:

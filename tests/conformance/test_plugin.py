@@ -66,6 +66,7 @@ def test_a_correct_provider_passes_from_an_empty_directory(correct: str, tmp_pat
     skipped = {c.id: c for c in record.cases if c.verdict is Verdict.SKIPPED}
     assert skipped["INT-1"].enable_hint
     assert "judges" in skipped["INT-1"].enable_hint
+    assert "--conformance-robustness" in (skipped["ROB-1"].enable_hint or "")  # opt-in level
     for name in ("conformance.json", "conformance.md"):
         assert API_KEY not in (report / name).read_text()
     assert API_KEY not in result.stdout

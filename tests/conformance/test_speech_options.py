@@ -1,4 +1,4 @@
-"""``--speech-url`` alone checks only the speech endpoint (SPEC.md §14)."""
+"""``--speech-url`` alone checks only the speech endpoint (SPEC.md §15)."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def test_bad_values_exit_with_a_clear_message(
 
 def test_help_names_every_flag_and_its_variable() -> None:
     text = build_parser().format_help()
-    for name in ServerConfig.__dataclass_fields__:
+    for name in ServerConfig.model_fields:
         flag = "--" + name.replace("_", "-")
         assert flag in text, flag
         assert "VOICEBOX_REF_" + name.upper() in text.replace("\n", "").replace(" ", ""), name
@@ -90,11 +90,11 @@ def test_help_names_every_flag_and_its_variable() -> None:
 def test_the_readme_documents_every_setting() -> None:
     from pathlib import Path
 
-    from reference_server.config import _OPTIONS
+    from reference_server.config import options
 
     readme = (Path(__file__).resolve().parents[2] / "reference_server" / "README.md").read_text(
         encoding="utf-8"
     )
-    for option in _OPTIONS:
+    for option in options():
         assert f"`{option.flag} " in readme, option.flag
         assert f"`{option.env}`" in readme, option.env

@@ -189,9 +189,9 @@ def test_decoding_runs_off_the_event_loop(harness: Harness, monkeypatch: Any) ->
     threads: list[str] = []
     real = audiofile.read_audio
 
-    def spy(data: bytes) -> Any:
+    def spy(data: bytes, **limits: Any) -> Any:
         threads.append(threading.current_thread().name)
-        return real(data)
+        return real(data, **limits)
 
     monkeypatch.setattr("reference_server.uploads.read_audio", spy)
     harness.prompt()
