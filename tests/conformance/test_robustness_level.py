@@ -36,4 +36,4 @@ def test_each_robustness_check_sends_nothing_when_off(clause_id: str) -> None:
 def test_there_are_four_clauses_in_their_own_section() -> None:
     robustness = [c for c in clauses() if c.id.startswith("ROB-")]
     assert [c.id for c in robustness] == ["ROB-1", "ROB-2", "ROB-3", "ROB-4"]
-    assert {c.section for c in robustness} == {"14. Robustness under hostile traffic (opt-in)"}
+    assert {c.section for c in robustness} == {"16. Robustness under hostile traffic (opt-in)"}
