@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 
@@ -29,7 +28,7 @@ def bridge_url() -> Iterator[str]:
             "api_key": UPSTREAM_KEY,
             "deterministic": "true",  # espeak honours seeds bit-exactly
         }
-        bridge = create_app(replace(BASE_CONFIG, backend="openai-speech", backend_options=options))
+        bridge = create_app(BASE_CONFIG.replace(backend="openai-speech", backend_options=options))
         with serve(bridge) as url:
             yield url
 
