@@ -15,6 +15,7 @@ import pytest
 from tests.pool.fakes import FakeNet, FakeProvider, refuse, stream_answer, unreachable
 from voicebox_api import (
     AsyncProviderPool,
+    BreakerPolicy,
     BrokenStreamError,
     NoProviderError,
     ProviderPool,
@@ -109,7 +110,8 @@ def test_a_stream_that_broke_after_its_first_chunk_is_not_resent() -> None:
     broken = FakeProvider("a.test", streaming=True, fail=on_generate(cut_after_first_audio))
     good = FakeProvider("b.test", streaming=True)
     received: list[StreamChunk] = []
-    with pool_of(FakeNet(broken, good), policy="round_robin") as pool:
+    breaker = BreakerPolicy(failure_threshold=1)
+    with pool_of(FakeNet(broken, good), policy="round_robin", breaker=breaker) as pool:
         pool.poll_health()
         with pytest.raises(BrokenStreamError) as caught:
             collect(pool.stream_generate("Hello there.", PROMPT_A), received)
@@ -121,6 +123,7 @@ def test_a_stream_that_broke_after_its_first_chunk_is_not_resent() -> None:
     assert (usage["a.test"].requests, usage["a.test"].errors) == (1, 1)
     assert "b.test" not in usage
     assert [s.outstanding for s in statuses] == [0, 0]
+    assert [s.breaker for s in statuses] == ["open", "closed"]  # the provider's fault
 
 
 def test_without_a_streaming_provider_a_stream_is_a_clear_error() -> None:
