@@ -1,12 +1,13 @@
 """The connection test behind a Settings page's "Test connection" button.
 
 One call, bounded by a total budget (5 s by default): ``GET /health`` (status, model, API
-version), ``POST /v1/create_voice_prompt`` with a half-second tone (is the key accepted?), then
+version), ``POST /v1/create_voice_prompt`` with a 1.5 s tone (is the key accepted? 1.5 s because
+some engines, the kit's espeak one among them, refuse references under 1 s), then
 one short ``POST /v1/generate`` on a fresh connection, timed from httpx's ``trace`` extension
 into connect, time to first byte (response headers in) and total (body read), and its audio
-checked by the codec. Time to first packet is measured only when the client has a
-``stream_generate`` method and ``/health`` declares ``streaming``; otherwise it is reported as
-skipped. The verdict is the first failure, each class with its exit code:
+checked by the codec. Time to first packet (the first audio chunk of ``stream_generate``,
+SPEC.md §14) is measured only when ``/health`` declares ``capabilities.streaming``; otherwise
+it is reported as skipped. The verdict is the first failure, each class with its exit code:
 
 ====  ==================================================================
 0     ok: Voicebox can use this provider
@@ -22,7 +23,7 @@ skipped. The verdict is the first failure, each class with its exit code:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final, Literal
 
@@ -41,6 +42,7 @@ from voicebox_api._models import (
     VoicePromptResponse,
 )
 from voicebox_api._settings import Settings
+from voicebox_api._stream import StreamAudio
 from voicebox_api._version import SPEC_VERSION
 
 __all__ = ["EXIT_CODES", "GenerationTiming", "PingReport", "Verdict", "ping"]
@@ -57,6 +59,7 @@ EXIT_CODES: Final[Mapping[Verdict, int]] = {
 }
 DEFAULT_TEXT: Final = "Hello from Voicebox."
 _REFERENCE_RATE: Final = 24_000
+_REFERENCE_SECONDS: Final = 1.5
 
 
 @dataclass
@@ -151,7 +154,10 @@ def ping(
             prompt = _check_key(http, budget, report, api_key)
         with httpx.Client(base_url=report.url, headers=headers, transport=transport) as fresh:
             _check_generation(fresh, budget, report, prompt, text=text, language=language)
-        _check_first_packet(report, budget, health, api_key, prompt, text=text, language=language)
+        _check_first_packet(
+            report, budget, health, api_key, prompt, text=text, language=language,
+            transport=transport,
+        )  # fmt: skip
     except _Stop as stop:
         report.verdict, report.detail = stop.verdict, stop.detail
     report.wall_ms = (time.perf_counter() - started) * 1000
@@ -203,7 +209,7 @@ def _note_version(report: PingReport, version: str | None) -> None:
 def _check_key(
     http: httpx.Client, budget: _Budget, report: PingReport, api_key: str | None
 ) -> dict[str, Any]:
-    t = np.arange(_REFERENCE_RATE // 2) / _REFERENCE_RATE
+    t = np.arange(int(_REFERENCE_RATE * _REFERENCE_SECONDS)) / _REFERENCE_RATE
     tone = (0.3 * np.sin(2 * np.pi * 150 * t) * (1 + 0.3 * np.sin(2 * np.pi * 4 * t))).astype(
         np.float32
     )
@@ -268,15 +274,11 @@ def _check_first_packet(
     *,
     text: str,
     language: str,
+    transport: httpx.BaseTransport | None,
 ) -> None:
     capabilities = health.capabilities
-    declared = capabilities is not None and getattr(capabilities, "streaming", None) is True
-    stream: Callable[..., Any] | None = getattr(ProviderClient, "stream_generate", None)
-    if stream is None or not declared:
-        missing = "this client has no stream_generate" if stream is None else ""
-        if not declared:
-            missing = "; ".join(filter(None, [missing, "/health declares no streaming"]))
-        report.ttfp_note = f"skipped: {missing}"
+    if capabilities is None or capabilities.streaming is not True:
+        report.ttfp_note = "skipped: /health declares no streaming"
         return
     seconds = budget.seconds_left()
     settings = Settings(
@@ -288,11 +290,14 @@ def _check_first_packet(
         pool_timeout=seconds,
     )
     try:
-        with ProviderClient(settings=settings, retry=NO_RETRY) as client:
+        with ProviderClient(settings=settings, retry=NO_RETRY, transport=transport) as client:
             started = time.perf_counter()
-            for _chunk in client.stream_generate(text, prompt, language):
-                report.ttfp_ms = (time.perf_counter() - started) * 1000
-                break
+            for chunk in client.stream_generate(text, prompt, language):
+                if isinstance(chunk, StreamAudio):  # the header is not audio yet
+                    report.ttfp_ms = (time.perf_counter() - started) * 1000
+                    break
+            if report.ttfp_ms is None:
+                report.ttfp_note = "streaming failed: the stream held no audio"
     except Exception as exc:  # a streaming failure is reported, not fatal to the verdict
         report.ttfp_note = f"streaming failed: {type(exc).__name__}"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,11 +12,15 @@ import numpy as np
 
 from reference_server.backends.base import GenerateJob, TTSBackend, VoicePromptError
 from voicebox_api import (
+    STREAM_MEDIA_TYPE,
     GenerateResponse,
     PoolConfig,
     ProviderSpec,
     Settings,
+    audio_frame,
     encode_response,
+    end_frame,
+    header_frame,
     read_audio,
     write_audio,
 )
@@ -38,6 +42,8 @@ class FakeProvider:
     engine: str = "fake-a"
     languages: Collection[str] = ("en", "de", "fr")
     status: str = "healthy"
+    streaming: bool = False
+    """Declares ``capabilities.streaming`` and answers ``Accept: STREAM_MEDIA_TYPE`` framed."""
     fail: Behaviour | None = None
     requests: list[httpx.Request] = field(default_factory=list)
 
@@ -48,18 +54,27 @@ class FakeProvider:
         path = request.url.path
         if path.endswith("/health"):
             code = 200 if self.status in ("healthy", "degraded") else 503
-            caps = {"languages": list(self.languages)}
+            caps: dict[str, Any] = {"languages": list(self.languages)}
+            if self.streaming:
+                caps["streaming"] = True
             body = {"status": self.status, "model": self.engine, "device": "cpu",
                     "api_version": "0.2", "capabilities": caps}  # fmt: skip
             return httpx.Response(code, json=body)
         if path.endswith("/v1/create_voice_prompt"):
             return httpx.Response(200, json={"voice_prompt": {"engine": self.engine, "id": 1}})
+        return self._generate(request)
+
+    def _generate(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body["language"] not in self.languages:
             return httpx.Response(422, json={"detail": "unsupported language"})
         if body["voice_prompt"].get("engine") != self.engine:
             return httpx.Response(422, json={"detail": "not my voice prompt"})
         samples = np.full(2400, 0.1, dtype=np.float32)
+        if self.streaming and request.headers.get("accept") == STREAM_MEDIA_TYPE:
+            return stream_answer(header_frame(24_000, "float32"),
+                                 *(audio_frame(half, "float32") for half in np.split(samples, 2)),
+                                 end_frame(samples.size))  # fmt: skip
         return httpx.Response(200, json=encode_response(samples, 24_000).model_dump())
 
     def generates(self) -> list[httpx.Request]:
@@ -83,6 +98,27 @@ class FakeNet:
         specs = tuple(ProviderSpec(f"http://{h}:8000", name=h, **spec) for h in self.providers)
         return PoolConfig(specs, max_attempts=max_attempts, health_interval_s=None,
                           settings=Settings())  # fmt: skip
+
+
+class Pieces(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A body that arrives in pieces and may break off with a transport error."""
+
+    def __init__(self, *pieces: bytes | Exception) -> None:
+        self.pieces = pieces
+
+    def __iter__(self) -> Iterator[bytes]:
+        for piece in self.pieces:
+            if isinstance(piece, Exception):
+                raise piece
+            yield piece
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for piece in self.__iter__():
+            yield piece
+
+
+def stream_answer(*pieces: bytes | Exception) -> httpx.Response:
+    return httpx.Response(200, headers={"content-type": STREAM_MEDIA_TYPE}, stream=Pieces(*pieces))
 
 
 def refuse(status: int) -> Behaviour:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.pool.fakes import FakeProvider
-from voicebox_api import ProviderClient
+from voicebox_api import STREAM_MEDIA_TYPE
 from voicebox_api.ping import main, ping, render
 
 URL = "http://gpu.test:8000"
@@ -73,25 +71,24 @@ def test_something_else_exits_7() -> None:
     assert (report.verdict, report.exit_code) == ("not_a_provider", 7)
 
 
-def test_first_packet_lights_up_with_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
-    def stream_generate(self: ProviderClient, *args: Any) -> Iterator[bytes]:
-        yield b"\x00\x00"
-
-    monkeypatch.setattr(ProviderClient, "stream_generate", stream_generate, raising=False)
-    provider = FakeProvider("gpu.test")
-    original = provider.handle
-
-    def with_streaming(request: httpx.Request) -> httpx.Response:
-        response = original(request)
-        if request.url.path.endswith("/health"):
-            body = json.loads(response.content)
-            body["capabilities"]["streaming"] = True
-            return httpx.Response(200, json=body)
-        return response
-
-    provider.handle = with_streaming  # type: ignore[method-assign]
-    report = ping(URL, transport=transport(provider))
+def test_first_packet_lights_up_with_streaming() -> None:
+    report = ping(URL, transport=transport(FakeProvider("gpu.test", streaming=True)))
     assert report.ttfp_ms is not None
+    assert report.ttfp_note == ""
+    assert report.verdict == "ok"
+    assert "first packet" in render(report)
+
+
+def test_a_broken_stream_is_noted_not_fatal() -> None:
+    def json_stream(request: httpx.Request) -> httpx.Response | None:
+        if request.headers.get("accept") == STREAM_MEDIA_TYPE:
+            return httpx.Response(200, json={"detail": "not a stream"})
+        return None
+
+    provider = FakeProvider("gpu.test", streaming=True, fail=json_stream)
+    report = ping(URL, transport=transport(provider))
+    assert report.ttfp_ms is None
+    assert report.ttfp_note == "streaming failed: BrokenStreamError"
     assert report.verdict == "ok"
 
 

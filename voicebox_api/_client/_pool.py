@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -52,11 +52,13 @@ from voicebox_api._client._results import (
     VoicePromptResult,
 )
 from voicebox_api._client._retry import NO_RETRY, RetryPolicy
+from voicebox_api._client._stream_tally import StreamTally
 from voicebox_api._client._sync import ProviderClient
 from voicebox_api._client._usage import UsageMeter
 from voicebox_api._codec import decode_response
 from voicebox_api._errors import ProviderError
 from voicebox_api._models import GenerateRequest, VoicePromptResponse
+from voicebox_api._stream import StreamChunk
 
 __all__ = ["ProviderPool", "default_member_retry"]
 
@@ -178,6 +180,54 @@ class ProviderPool:
             return RoutedGenerateResult(
                 result.audio, result.body, result.response, self._core.provider_name(step), tried
             )
+        raise self._core.exhausted(errors)
+
+    def stream_generate(
+        self,
+        text: str,
+        voice_prompt: Mapping[str, Any],
+        language: str = "en",
+        seed: int | None = None,
+        *,
+        voice: str | None = None,
+    ) -> Iterator[StreamChunk]:
+        """``POST /v1/generate`` as a stream (SPEC.md §14) at the best candidate that declares
+        ``capabilities.streaming``, routed as :meth:`generate`. The next candidate is tried only
+        until the first chunk reached the caller; a stream that breaks afterwards raises its
+        :class:`BrokenStreamError` with no retry. No streaming candidate: NoProviderError."""
+        GenerateRequest(text=text, voice_prompt=dict(voice_prompt), language=language, seed=seed)
+        for member in self._core.unpolled():
+            self._poll(member.name)
+        steps = self._core.plan_generate(language, voice, voice_prompt, stream=True)
+        errors: list[tuple[str, BaseException]] = []
+        for step in steps:
+            if step.member is None or not self._core.claim(step):
+                continue
+            tally = StreamTally()
+            started = time.perf_counter()
+            chunks: Iterator[StreamChunk] | None = None
+            try:
+                prompt = step.prompt if step.prompt is not None else self._recreate(step)
+                chunks = step.member.client.stream_generate(text, prompt, language, seed)
+                for chunk in chunks:
+                    yield tally.count(chunk)
+            except ProviderError as error:
+                errors.append((step.name, error))
+                if tally.chunks:
+                    self._core.broke(step, error)
+                    raise annotated(error, errors) from None
+                if not self._core.failed(step, error, language):
+                    raise annotated(error, errors) from None
+                continue
+            except BaseException:  # the caller closed the stream early, or worse
+                self._core.abandoned(step)
+                raise
+            finally:
+                if isinstance(chunks, Generator):
+                    chunks.close()
+                self._core.release(step)
+            self._core.succeeded(step, tally.seconds, time.perf_counter() - started)
+            return
         raise self._core.exhausted(errors)
 
     def create_voice_prompt(

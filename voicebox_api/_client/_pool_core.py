@@ -30,6 +30,14 @@ own fault, the same everywhere) and a success whose body breaks the contract (a
 at most once per request and at most ``max_attempts`` providers in all,
 then the local engine, when there is one, in-process, so alternating failures end after a
 bounded number of attempts.
+
+**Streams** (``stream_generate``) go by the same rules to the providers whose last ``/health``
+declares ``capabilities.streaming`` (never-polled ones are polled first); the local engine does
+not stream and is no candidate. Fallback ends with the first chunk handed to the caller: a
+stream that breaks before it goes to the next candidate (a ``BrokenStreamError`` then counts
+as the provider's fault, as a 5xx does), one that breaks after it raises its
+``BrokenStreamError`` at once, with no retry (the caller already holds audio; resending would
+repeat it), and counts as that provider's error. Usage counts the seconds of samples received.
 """
 
 from __future__ import annotations
@@ -50,6 +58,7 @@ from voicebox_api._client._prompts import PromptStore, StoredPrompt
 from voicebox_api._client._results import GenerateResult, HealthResult, VoicePromptResult
 from voicebox_api._client._usage import UsageMeter
 from voicebox_api._errors import (
+    BrokenStreamError,
     ProtocolError,
     ProviderHTTPError,
     ProviderTransportError,
@@ -135,6 +144,10 @@ class Member(Generic[C]):
     def ready(self) -> bool:
         return self.health is None or self.health.status in READY_STATUSES
 
+    def streams(self) -> bool:
+        capabilities = self.health.capabilities if self.health is not None else None
+        return capabilities is not None and capabilities.streaming is True
+
     def serves_language(self, language: str) -> bool | None:
         if self.spec.languages:
             return language in self.spec.languages
@@ -188,10 +201,13 @@ class PoolCore(Generic[C]):
     # --- Planning ------------------------------------------------------------------------------
 
     def plan_generate(
-        self, language: str, voice: str | None, prompt: Mapping[str, Any]
+        self, language: str, voice: str | None, prompt: Mapping[str, Any], *, stream: bool = False
     ) -> list[Step[C]]:
         routed = [
-            m for m in self._voiced(voice) if m.serves_language(language) is not False and m.ready()
+            m
+            for m in self._voiced(voice)
+            if m.serves_language(language) is not False and m.ready()
+            if m.streams() or not stream
         ]
         healthy = [m for m in routed if m.breaker.allows()]
         chosen, best_effort = (healthy, False) if healthy else (routed, True)
@@ -200,7 +216,16 @@ class PoolCore(Generic[C]):
         steps: list[Step[C]] = []
         for rank in (_RANK_COMPATIBLE, _RANK_UNKNOWN, _RANK_RECREATE):
             steps += self._order([s for r, s in ranked if r == rank and s is not None])
+        if stream:
+            if not steps:
+                raise NoProviderError(self._why_none_streams())
+            return steps[: self.config.max_attempts]
         return self._with_local(steps, self._local_generate_step(language, prompt, stored))
+
+    def unpolled(self) -> list[Member[C]]:
+        """Members never heard from whose circuit lets a poll through: a stream polls them
+        first, to learn whether they stream."""
+        return [m for m in self.members if m.health is None and m.breaker.allows()]
 
     def plan_create(self) -> list[Step[C]]:
         ready = [m for m in self.members if m.ready()]
@@ -288,6 +313,14 @@ class PoolCore(Generic[C]):
             f"unhealthy), and no local engine can; providers: {states}"
         )
 
+    def _why_none_streams(self) -> str:
+        states = ", ".join(f"{m.name}: {_stream_state(m)}" for m in self.members)
+        return (
+            "no provider of the pool can stream this request: none whose /health declares "
+            "capabilities.streaming serves its language and voice and is ready (the local "
+            f"engine does not stream; use generate() instead); providers: {states}"
+        )
+
     # --- Attempts ------------------------------------------------------------------------------
 
     def claim(self, step: Step[C]) -> bool:
@@ -336,6 +369,13 @@ class PoolCore(Generic[C]):
             self._learn_refusal(member, step, language)
             return True
         return False
+
+    def broke(self, step: Step[C], error: BaseException) -> None:
+        """A stream broke after its first chunk reached the caller: the provider's error,
+        never resent."""
+        self.usage.record_error(self.provider_name(step))
+        if step.member is not None:
+            step.member.breaker.record_failure()
 
     def _learn_refusal(self, member: Member[C], step: Step[C], language: str | None) -> None:
         """Blame the prompt only when the language is known to be served, so that a refused
@@ -404,9 +444,17 @@ def best_health(outcomes: Sequence[HealthResult | BaseException]) -> HealthResul
     raise next(o for o in outcomes if isinstance(o, BaseException))
 
 
+def _stream_state(member: Member[Any]) -> str:
+    if member.health is None:
+        return "unpolled"
+    if not member.streams():
+        return "no streaming declared"
+    return member.health.status
+
+
 def _provider_fault(error: BaseException) -> bool:
     """Whether ``error`` says the provider is in trouble (what the circuit breaker counts)."""
-    if isinstance(error, ProviderTransportError | ProtocolError):
+    if isinstance(error, ProviderTransportError | ProtocolError | BrokenStreamError):
         return True
     return isinstance(error, ProviderHTTPError) and error.status >= 500
 
