@@ -417,7 +417,7 @@ def auth_mutants() -> list[Mutant]:
             lambda: on_request(
                 lambda ex: (
                     ex.path.startswith("/v1/")
-                    and not is_openai(ex)
+                    and not ex.path.startswith("/v1/audio/")  # OpenAI's endpoints take Bearer
                     and "authorization" in ex.headers
                     and "x-api-key" not in ex.headers
                 ),
@@ -435,7 +435,11 @@ def errors_mutants() -> list[Mutant]:
             "ERR-1",
             "error bodies are plain text",
             lambda: on_response(
-                lambda ex: ex.path.startswith("/v1/") and not is_openai(ex) and ex.status >= 400,
+                lambda ex: (
+                    ex.path.startswith("/v1/")
+                    and not ex.path.startswith("/v1/audio/")  # OpenAI's envelope is OAI-6's
+                    and ex.status >= 400
+                ),
                 lambda ex: (
                     set_content_type("text/plain")(ex),
                     setattr(ex, "response_body", b"Bad request"),
