@@ -188,7 +188,10 @@ def edit_health(change: Callable[[dict[str, Any]], None]) -> Rewrite:
 
 
 def edit_capabilities(**values: Any) -> Rewrite:
-    return edit_health(lambda body: body["capabilities"].update(values))
+    """Declare ``values``; a /health that declares nothing yet (still loading) is left as is."""
+    return edit_health(
+        lambda body: body.get("capabilities") and body["capabilities"].update(values)
+    )
 
 
 def respond(status: int, body: Any, **headers: str) -> Callable[[Exchange], None]:
