@@ -7,7 +7,8 @@ vLLM-Omni names it. A batch's jobs go upstream concurrently over one pooled ``ht
 
 Failures of the upstream never reach the client as its text: down, timing out, overloaded or
 answering 5xx is ``UpstreamUnavailableError`` (503 with ``Retry-After``); a 4xx is the request's
-fault and a ``BackendError`` (422) naming only the status.
+fault and a ``BackendError`` (422) naming only the status. ``/health`` reports the upstream's
+state (``health.py``): ``unhealthy`` while it is down, probed in the background and cached.
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ from reference_server.backends.base import (
     Synthesis,
     UpstreamUnavailableError,
 )
+from reference_server.backends.openai_speech.health import (
+    PROBE_TIMEOUT_S,
+    UpstreamHealth,
+    health_url,
+)
 from reference_server.backends.openai_speech.prompt import (
     BridgeVoice,
     make_prompt,
     parse_prompt,
 )
-from voicebox_api import SPEECH_PCM_SAMPLE_RATE, parse_retry_after
+from voicebox_api import SPEECH_PCM_SAMPLE_RATE, HealthStatus, parse_retry_after
 
 __all__ = ["BridgeSettings", "OpenAISpeechBackend"]
 
@@ -71,6 +77,8 @@ class BridgeSettings:
     deterministic: bool = False
     """Declare ``deterministic_seed``: only when the upstream is known to honour seeds."""
     languages: tuple[str, ...] = tuple(LANGUAGE_NAMES)
+    health_ttl_s: float = 5.0
+    """How long ``/health`` trusts its last look at the upstream."""
 
     @classmethod
     def from_options(cls, options: dict[str, str], model: str | None) -> BridgeSettings:
@@ -118,6 +126,15 @@ class OpenAISpeechBackend:
             transport=transport,
         )
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="bridge")
+        self._probe_http = httpx.Client(
+            headers=headers,
+            timeout=PROBE_TIMEOUT_S,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            transport=transport,
+        )
+        self.upstream_health = UpstreamHealth(
+            self._probe_http, health_url(settings.upstream), ttl_s=settings.health_ttl_s
+        )
 
     @classmethod
     def from_options(cls, options: dict[str, str], model: str | None) -> OpenAISpeechBackend:
@@ -138,9 +155,15 @@ class OpenAISpeechBackend:
             return [self._one(jobs[0])]
         return list(self._pool.map(self._one, jobs))
 
+    def health_status(self) -> HealthStatus:
+        """The upstream's state for ``/health``; never waits for the upstream."""
+        return self.upstream_health.status()
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
+        self.upstream_health.wait_idle(PROBE_TIMEOUT_S)
+        self._probe_http.close()
 
     # --- one upstream request ---------------------------------------------------------------
 
@@ -165,6 +188,9 @@ class OpenAISpeechBackend:
     def _one(self, job: GenerateJob) -> Synthesis:
         try:
             response = self._http.post("/audio/speech", json=self.body(job))
+        except httpx.ConnectError:
+            self.upstream_health.observe("unhealthy")
+            raise UpstreamUnavailableError("the upstream speech server is unreachable") from None
         except httpx.TimeoutException:
             raise UpstreamUnavailableError("the upstream speech server timed out") from None
         except httpx.HTTPError:
