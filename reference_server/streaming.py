@@ -32,6 +32,7 @@ from reference_server.backends.base import (
     StreamingTTSBackend,
     TTSBackend,
     UnsupportedLanguageError,
+    UpstreamUnavailableError,
     VoicePromptError,
 )
 from reference_server.dependencies import ServerState
@@ -312,7 +313,7 @@ def count_audio(server: ServerState, samples: int) -> None:
 
 
 def _error_frame(error: BaseException) -> bytes:
-    if isinstance(error, BackendError):
+    if isinstance(error, BackendError | UpstreamUnavailableError):
         error = _as_api_error(error)
     if isinstance(error, ApiError):
         return error_frame(str(error), code=error.code)
@@ -323,7 +324,15 @@ def _error_frame(error: BaseException) -> bytes:
 
 
 def _as_api_error(error: BaseException) -> BaseException:
-    """A backend's refusal as the runtime answers it for the JSON answer (422)."""
+    """A backend's refusal as the runtime answers it for the JSON answer (422; 503 with
+    ``Retry-After`` for an upstream that is unavailable)."""
+    if isinstance(error, UpstreamUnavailableError):
+        return ApiError(
+            503,
+            str(error),
+            code="upstream_unavailable",
+            headers={"Retry-After": str(error.retry_after_s)},
+        )
     if isinstance(error, UnsupportedLanguageError):
         return ApiError(422, str(error), code="unsupported_language")
     if isinstance(error, VoicePromptError):
