@@ -8,7 +8,9 @@ a slow reader fills the transport, then the channel, then blocks the worker (for
 frame). A reader that leaves closes the channel, and the worker stops at its next piece.
 
 The response starts only once the first piece (or a failure) is there, so errors before the first
-audio keep their HTTP status (STR-5); later failures are error frames.
+audio keep their HTTP status (STR-5); later failures are error frames. ``open_stream``, ``relay``
+and ``ChannelResponse`` take any ``Producer``: ``/v1/audio/speech`` streams raw PCM through them
+(``reference_server.speech.stream``).
 """
 
 from __future__ import annotations
