@@ -3,7 +3,8 @@
 Models load on a background thread after the server starts listening, so ``/health`` answers
 ``loading`` (503 with Retry-After) meanwhile instead of refusing connections. A TTS backend that
 fails to load makes the server ``unhealthy``; a transcription backend that fails makes it
-``degraded`` (speech still works).
+``degraded`` (speech still works). A backend that ``ReportsHealth`` (the bridge, whose upstream
+can go down) can make a ready server worse than ``healthy``, never better.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import soundfile as sf
 from reference_server.backends.base import (
     BackendError,
     GenerateJob,
+    ReportsHealth,
     StreamingTTSBackend,
     Synthesis,
     Transcription,
@@ -52,6 +54,7 @@ P = TypeVar("P")
 R = TypeVar("R")
 
 LOADING_RETRY_AFTER: Final = "5"
+_SEVERITY: Final[tuple[HealthStatus, ...]] = ("healthy", "degraded", "loading", "unhealthy")
 _FORMATS: Final[dict[str, AudioFormat]] = {"WAV": "wav", "FLAC": "flac", "OGG": "ogg", "MP3": "mp3"}
 
 
@@ -301,6 +304,8 @@ class Runtime:
         """The body of ``GET /health`` and its status code (HLT-1..3, VER-1)."""
         if self.phase is Phase.READY and self.tts is not None:
             status: HealthStatus = "degraded" if self.transcriber_failed else "healthy"
+            if isinstance(self.tts, ReportsHealth):
+                status = max(status, self.tts.health_status(), key=_SEVERITY.index)
             body = HealthResponse(
                 status=status,
                 model=self.tts.model,
@@ -308,7 +313,7 @@ class Runtime:
                 api_version=SPEC_VERSION,
                 capabilities=self.capabilities(),
             )
-            return body, 200
+            return body, 200 if status in ("healthy", "degraded") else 503
         waiting: HealthStatus = "loading" if self.phase is Phase.LOADING else "unhealthy"
         body = HealthResponse(
             status=waiting,

@@ -8,7 +8,9 @@ a slow reader fills the transport, then the channel, then blocks the worker (for
 frame). A reader that leaves closes the channel, and the worker stops at its next piece.
 
 The response starts only once the first piece (or a failure) is there, so errors before the first
-audio keep their HTTP status (STR-5); later failures are error frames.
+audio keep their HTTP status (STR-5); later failures are error frames. ``open_stream``, ``relay``
+and ``ChannelResponse`` take any ``Producer``: ``/v1/audio/speech`` streams raw PCM through them
+(``reference_server.speech.stream``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,6 +34,7 @@ from reference_server.backends.base import (
     StreamingTTSBackend,
     TTSBackend,
     UnsupportedLanguageError,
+    UpstreamUnavailableError,
     VoicePromptError,
 )
 from reference_server.dependencies import ServerState
@@ -52,8 +55,15 @@ from voicebox_api import (
 
 __all__ = [
     "STALL_LIMIT_S",
+    "STREAM_HEADERS",
+    "ChannelResponse",
     "FrameChannel",
+    "OpenedStream",
+    "Producer",
+    "count_audio",
     "negotiated_answer",
+    "open_stream",
+    "relay",
     "stream_answer",
     "wav_answer",
 ]
@@ -123,6 +133,14 @@ class FrameChannel:
             self._items.append(item)
         self._wake()
 
+    def done(self, total_samples: int) -> None:
+        """The stream is complete: ``total_samples`` generated."""
+        self.finish(_Done(total_samples))
+
+    def fail(self, error: BaseException) -> None:
+        """The stream failed: the reader decides what the client sees."""
+        self.finish(_Failed(error))
+
     def _wake(self) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody reads any more
             self._loop.call_soon_threadsafe(self._ready.set)
@@ -169,18 +187,35 @@ def _produce(backend: TTSBackend, payloads: list[tuple[GenerateJob, FrameChannel
                 if not channel.put(audio_frame(frame, "float32")):
                     return [total]
                 total += frame.shape[0]
-        channel.finish(_Done(total))
+        channel.done(total)
     except BaseException as exc:  # handed to the reader, who decides the status
-        channel.finish(_Failed(exc))
+        channel.fail(exc)
     finally:
         pieces.close()  # type: ignore[attr-defined]
     return [total]
 
 
-async def stream_answer(request: Request, server: ServerState, job: GenerateJob) -> Response:
-    """The streamed answer; 503/422 before the first byte like the JSON answer."""
+Producer = Callable[[TTSBackend, list[tuple[GenerateJob, FrameChannel]]], list[int]]
+"""A scheduler run function that streams one job's bytes into its channel and returns the
+number of samples it generated; it never raises (failures are ``channel.finish(_Failed)``)."""
+
+
+@dataclass(frozen=True)
+class OpenedStream:
+    """A stream whose first piece has arrived: what ``relay`` sends on."""
+
+    first: _Item
+    channel: FrameChannel
+    work: _Work
+
+
+async def open_stream(
+    request: Request, server: ServerState, job: GenerateJob, produce: Producer
+) -> OpenedStream:
+    """Start ``produce`` on a TTS worker and wait for its first piece; a failure before it
+    (queue full, timeout, bad input, the client leaving) is raised with its HTTP status."""
     channel = FrameChannel()
-    work = asyncio.ensure_future(server.runtime.run_tts((job, channel), _produce))
+    work = asyncio.ensure_future(server.runtime.run_tts((job, channel), produce))
     try:
         first = await unless_disconnected(request, _first_item(channel, work))
     except BaseException:
@@ -192,11 +227,41 @@ async def stream_answer(request: Request, server: ServerState, job: GenerateJob)
         if first is None:
             raise ApiError(CLIENT_CLOSED, "the client closed the connection", code="client_closed")
         raise _as_api_error(first.error)
-    return StreamingResponse(
-        _frames(request, first, channel, work, server),
-        media_type=STREAM_MEDIA_TYPE,
-        headers=STREAM_HEADERS,
-    )
+    return OpenedStream(first, channel, work)
+
+
+async def stream_answer(request: Request, server: ServerState, job: GenerateJob) -> Response:
+    """The streamed answer; 503/422 before the first byte like the JSON answer."""
+    opened = await open_stream(request, server, job, _produce)
+
+    def end(total_samples: int) -> bytes:
+        count_audio(server, total_samples)
+        return end_frame(total_samples)
+
+    body = relay(opened, end=end, failed=_error_frame)
+    return ChannelResponse(opened, body, media_type=STREAM_MEDIA_TYPE)
+
+
+class ChannelResponse(StreamingResponse):
+    """A streamed answer fed by an opened stream's channel. However the response ends (done, a
+    disconnect the server reports through ``receive()``, which ASGI 2.4 servers do only there, or
+    the app's task being cancelled while the body waits at a ``yield``), the channel is closed,
+    so the worker stops at its next piece."""
+
+    def __init__(self, opened: OpenedStream, content: AsyncIterator[bytes], media_type: str):
+        super().__init__(content, media_type=media_type, headers=STREAM_HEADERS)
+        self._opened = opened
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        channel = self._opened.channel
+        watcher = asyncio.ensure_future(_disconnected(receive))
+        watcher.add_done_callback(lambda _: channel.close())
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            channel.close()
+            watcher.cancel()
+            self._opened.work.add_done_callback(_consume)
 
 
 async def _first_item(channel: FrameChannel, work: _Work) -> _Item | None:
@@ -214,44 +279,43 @@ async def _first_item(channel: FrameChannel, work: _Work) -> _Item | None:
             getting.cancel()
 
 
-async def _frames(
-    request: Request, first: _Item, channel: FrameChannel, work: _Work, server: ServerState
+async def relay(
+    opened: OpenedStream,
+    *,
+    end: Callable[[int], bytes],
+    failed: Callable[[BaseException], bytes],
 ) -> AsyncIterator[bytes]:
-    item: _Item | None = first
-    # Servers on ASGI 2.4 tell a streaming app of a disconnect only through receive().
-    watcher = asyncio.ensure_future(_disconnected(request))
-    watcher.add_done_callback(lambda _: channel.close())
+    """The body of an opened stream (sent by a ``ChannelResponse``): its pieces, then
+    ``end(total_samples)`` or ``failed(error)``, which may raise instead to abort the response."""
+    item: _Item | None = opened.first
     try:
         while item is not None:
             if isinstance(item, bytes):
                 yield item
             elif isinstance(item, _Done):
-                _count_audio(server, item.total_samples)
-                yield end_frame(item.total_samples)
+                yield end(item.total_samples)
                 return
             else:
-                yield _error_frame(item.error)
+                yield failed(item.error)
                 return
-            item = await channel.get()
+            item = await opened.channel.get()
     finally:
-        channel.close()  # a reader that left stops the worker at its next piece
-        watcher.cancel()
-        work.add_done_callback(_consume)
+        opened.channel.close()
 
 
-async def _disconnected(request: Request) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
+async def _disconnected(receive: Any) -> None:
+    while (await receive())["type"] != "http.disconnect":
         pass
 
 
-def _count_audio(server: ServerState, samples: int) -> None:
+def count_audio(server: ServerState, samples: int) -> None:
     tts = server.runtime.tts
     if tts is not None:
         server.runtime.metrics.audio_seconds.inc(samples / tts.sample_rate)
 
 
 def _error_frame(error: BaseException) -> bytes:
-    if isinstance(error, BackendError):
+    if isinstance(error, BackendError | UpstreamUnavailableError):
         error = _as_api_error(error)
     if isinstance(error, ApiError):
         return error_frame(str(error), code=error.code)
@@ -262,7 +326,15 @@ def _error_frame(error: BaseException) -> bytes:
 
 
 def _as_api_error(error: BaseException) -> BaseException:
-    """A backend's refusal as the runtime answers it for the JSON answer (422)."""
+    """A backend's refusal as the runtime answers it for the JSON answer (422; 503 with
+    ``Retry-After`` for an upstream that is unavailable)."""
+    if isinstance(error, UpstreamUnavailableError):
+        return ApiError(
+            503,
+            str(error),
+            code="upstream_unavailable",
+            headers={"Retry-After": str(error.retry_after_s)},
+        )
     if isinstance(error, UnsupportedLanguageError):
         return ApiError(422, str(error), code="unsupported_language")
     if isinstance(error, VoicePromptError):

@@ -16,9 +16,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from voicebox_api import HealthStatus
+
 __all__ = [
     "BackendError",
     "GenerateJob",
+    "ReportsHealth",
     "Segment",
     "StreamingTTSBackend",
     "Synthesis",
@@ -118,6 +121,15 @@ class StreamingTTSBackend(TTSBackend, Protocol):
     def stream(self, job: GenerateJob) -> Iterator[Synthesis]:
         """Synthesise ``job`` piece by piece. The pieces concatenate to exactly what
         ``generate([job])`` returns for a seeded job; closing the iterator early stops the work."""
+        ...
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A backend whose state can change while it serves (the bridge's upstream, SPEC.md §4)."""
+
+    def health_status(self) -> HealthStatus:
+        """``healthy``, ``degraded``, ``loading`` or ``unhealthy``; cheap, never blocking."""
         ...
 
 

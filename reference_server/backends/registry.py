@@ -95,7 +95,8 @@ def _literal(text: str) -> bool | int | float | str:
 
 def _build_openai_speech(module: ModuleType, settings: BackendSettings) -> Any:
     """Options: ``upstream`` (required, the OpenAI base URL), ``voice``, ``api_key``,
-    ``timeout_s``, ``concurrency``, ``seed=forward|drop``, ``deterministic``, ``languages``."""
+    ``timeout_s``, ``concurrency``, ``seed=forward|drop``, ``deterministic``, ``languages``,
+    ``stream`` (default true: declare streaming and forward streams upstream)."""
     if settings.device not in ("auto", "upstream"):
         raise ValueError("the openai-speech backend runs upstream; it takes no device")
     return module.OpenAISpeechBackend.from_options(dict(settings.options), settings.model)

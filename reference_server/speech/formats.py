@@ -18,7 +18,7 @@ import soxr
 
 from voicebox_api import SPEECH_PCM_SAMPLE_RATE, SpeechFormat
 
-__all__ = ["MEDIA_TYPES", "encode", "resample", "to_pcm16"]
+__all__ = ["MEDIA_TYPES", "encode", "quantize_pcm16", "resample", "to_pcm16"]
 
 FloatAudio = npt.NDArray[np.float32]
 
@@ -47,8 +47,12 @@ def resample(samples: FloatAudio, rate: int, target: int) -> FloatAudio:
 
 def to_pcm16(samples: FloatAudio, rate: int) -> bytes:
     """OpenAI's ``pcm``: s16le mono at 24 kHz."""
-    at_24k = resample(samples, rate, SPEECH_PCM_SAMPLE_RATE)
-    scaled = np.clip(np.round(at_24k * 32767.0), -32768, 32767)
+    return quantize_pcm16(resample(samples, rate, SPEECH_PCM_SAMPLE_RATE))
+
+
+def quantize_pcm16(samples: FloatAudio) -> bytes:
+    """Float samples as s16le bytes, sample by sample (so chunks quantise like the whole)."""
+    scaled = np.clip(np.round(samples * 32767.0), -32768, 32767)
     return scaled.astype("<i2").tobytes()
 
 

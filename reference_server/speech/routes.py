@@ -8,6 +8,7 @@ The voice is a named built-in one (``alloy``, ``echo``) or, with vLLM-Omni's ext
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Final
 
 import anyio
@@ -27,6 +28,7 @@ from reference_server.speech.languages import language_code
 from reference_server.speech.refaudio import data_url_bytes
 from reference_server.speech.tempo import change_speed
 from reference_server.speech.voices import NamedVoices, UnknownVoiceError
+from reference_server.streaming import ChannelResponse, count_audio, open_stream, relay
 from voicebox_api import SpeechRequest
 
 __all__ = ["router"]
@@ -34,6 +36,8 @@ __all__ = ["router"]
 router = APIRouter(dependencies=[Depends(guard_openai)])
 
 PATH: Final = "/v1/audio/speech"
+
+logger = logging.getLogger(__name__)
 
 
 def _bad(message: str, param: str | None, code: str | None = None) -> ApiError:
@@ -59,6 +63,8 @@ async def create_speech(request: Request) -> Response:
     except BackendError as exc:
         raise _bad(str(exc), "ref_audio") from None
     job = GenerateJob(text=speech.input, voice=voice, language=language, seed=speech.seed)
+    if speech.response_format == "pcm" and (speech.stream or speech.stream_format == "sse"):
+        return await _streamed_pcm(request, server, speech, job)
     synthesis, _ = await unless_disconnected(request, server.runtime.synthesize(job))
     if speech.speed != 1.0:
         samples = await anyio.to_thread.run_sync(
@@ -139,20 +145,40 @@ async def _clone(request: Request, server: ServerState, data: bytes, text: str) 
     return await clones.get_or_make(ClonedPrompts.key(data, text), make)
 
 
+async def _streamed_pcm(
+    request: Request, server: ServerState, speech: SpeechRequest, job: GenerateJob
+) -> Response:
+    """PCM as the backend makes it (``speech.stream``); errors before the first byte keep
+    their status, a failure after it aborts the response (raw PCM has no way to say so)."""
+    opened = await open_stream(request, server, job, stream.pcm_producer(speech.speed))
+
+    def end(total_samples: int) -> bytes:
+        count_audio(server, total_samples)
+        return b""
+
+    chunks = relay(opened, end=end, failed=_abort)
+    if speech.stream_format == "sse":
+        events = stream.sse_events(chunks, len(speech.input))
+        return ChannelResponse(opened, events, media_type="text/event-stream")
+    return ChannelResponse(opened, chunks, media_type=MEDIA_TYPES["pcm"])
+
+
+def _abort(error: BaseException) -> bytes:
+    logger.warning("a streamed speech answer failed after its first byte: %r", error)
+    raise SpeechStreamBrokenError from None
+
+
+class SpeechStreamBrokenError(Exception):
+    """Raised into the ASGI server, which then closes the connection without ending the body:
+    the client sees a broken stream, never a short clip."""
+
+
 async def _answer(speech: SpeechRequest, synthesis: Synthesis) -> Response:
     fmt = speech.response_format
     if speech.stream_format == "sse":
-        if fmt == "pcm":
-            chunks = stream.iterate(stream.pcm_chunks(synthesis))
-        else:
-            data = await _encoded(synthesis, fmt)
-            chunks = stream.iterate(stream.byte_chunks(data))
-        events = stream.sse_events(chunks, len(speech.input))
+        data = await _encoded(synthesis, fmt)
+        events = stream.sse_events(stream.iterate(stream.byte_chunks(data)), len(speech.input))
         return StreamingResponse(events, media_type="text/event-stream")
-    if speech.stream:
-        return StreamingResponse(
-            stream.iterate(stream.pcm_chunks(synthesis)), media_type=MEDIA_TYPES["pcm"]
-        )
     return Response(await _encoded(synthesis, fmt), media_type=MEDIA_TYPES[fmt])
 
 

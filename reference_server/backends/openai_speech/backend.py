@@ -7,14 +7,15 @@ vLLM-Omni names it. A batch's jobs go upstream concurrently over one pooled ``ht
 
 Failures of the upstream never reach the client as its text: down, timing out, overloaded or
 answering 5xx is ``UpstreamUnavailableError`` (503 with ``Retry-After``); a 4xx is the request's
-fault and a ``BackendError`` (422) naming only the status.
+fault and a ``BackendError`` (422) naming only the status. ``/health`` reports the upstream's
+state (``health.py``): ``unhealthy`` while it is down, probed in the background and cached.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
@@ -28,14 +29,19 @@ from reference_server.backends.base import (
     Synthesis,
     UpstreamUnavailableError,
 )
+from reference_server.backends.openai_speech.health import (
+    PROBE_TIMEOUT_S,
+    UpstreamHealth,
+    health_url,
+)
 from reference_server.backends.openai_speech.prompt import (
     BridgeVoice,
     make_prompt,
     parse_prompt,
 )
-from voicebox_api import SPEECH_PCM_SAMPLE_RATE, parse_retry_after
+from voicebox_api import SPEECH_PCM_SAMPLE_RATE, HealthStatus, parse_retry_after
 
-__all__ = ["BridgeSettings", "OpenAISpeechBackend"]
+__all__ = ["BridgeSettings", "OpenAISpeechBackend", "StreamingOpenAISpeechBackend"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +77,15 @@ class BridgeSettings:
     deterministic: bool = False
     """Declare ``deterministic_seed``: only when the upstream is known to honour seeds."""
     languages: tuple[str, ...] = tuple(LANGUAGE_NAMES)
+    stream: bool = True
+    """Declare ``streaming`` and forward ``/v1/generate`` streams as upstream ``stream=true``."""
+    health_ttl_s: float = 5.0
+    """How long ``/health`` trusts its last look at the upstream."""
 
     @classmethod
     def from_options(cls, options: dict[str, str], model: str | None) -> BridgeSettings:
         known = {"upstream", "voice", "api_key", "timeout_s", "concurrency", "seed",
-                 "deterministic", "languages"}  # fmt: skip
+                 "deterministic", "languages", "stream"}  # fmt: skip
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"unknown openai-speech options: {', '.join(unknown)}")
@@ -92,6 +102,7 @@ class BridgeSettings:
             forward_seed=options.get("seed", "forward") != "drop",
             deterministic=options.get("deterministic", "false").lower() in ("1", "true", "yes"),
             languages=tuple(languages.split("+")) if languages else tuple(LANGUAGE_NAMES),
+            stream=options.get("stream", "true").lower() in ("1", "true", "yes"),
         )
 
 
@@ -118,10 +129,20 @@ class OpenAISpeechBackend:
             transport=transport,
         )
         self._pool = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="bridge")
+        self._probe_http = httpx.Client(
+            headers=headers,
+            timeout=PROBE_TIMEOUT_S,
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            transport=transport,
+        )
+        self.upstream_health = UpstreamHealth(
+            self._probe_http, health_url(settings.upstream), ttl_s=settings.health_ttl_s
+        )
 
     @classmethod
     def from_options(cls, options: dict[str, str], model: str | None) -> OpenAISpeechBackend:
-        return cls(BridgeSettings.from_options(options, model))
+        settings = BridgeSettings.from_options(options, model)
+        return StreamingOpenAISpeechBackend(settings) if settings.stream else cls(settings)
 
     def create_voice_prompt(
         self, audio: np.ndarray[Any, Any], sample_rate: int, reference_text: str
@@ -138,9 +159,15 @@ class OpenAISpeechBackend:
             return [self._one(jobs[0])]
         return list(self._pool.map(self._one, jobs))
 
+    def health_status(self) -> HealthStatus:
+        """The upstream's state for ``/health``; never waits for the upstream."""
+        return self.upstream_health.status()
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._http.close()
+        self.upstream_health.wait_idle(PROBE_TIMEOUT_S)
+        self._probe_http.close()
 
     # --- one upstream request ---------------------------------------------------------------
 
@@ -165,21 +192,64 @@ class OpenAISpeechBackend:
     def _one(self, job: GenerateJob) -> Synthesis:
         try:
             response = self._http.post("/audio/speech", json=self.body(job))
-        except httpx.TimeoutException:
-            raise UpstreamUnavailableError("the upstream speech server timed out") from None
-        except httpx.HTTPError:
-            raise UpstreamUnavailableError("the upstream speech server is unreachable") from None
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+        self._check(response, response.text)
+        return _pcm_synthesis(response.content)
+
+    def _unreachable(self, error: httpx.HTTPError) -> UpstreamUnavailableError:
+        if isinstance(error, httpx.ConnectError):
+            self.upstream_health.observe("unhealthy")
+        if isinstance(error, httpx.TimeoutException):
+            return UpstreamUnavailableError("the upstream speech server timed out")
+        return UpstreamUnavailableError("the upstream speech server is unreachable")
+
+    def _check(self, response: httpx.Response, text: str) -> None:
+        """Raise for anything but 200, without the upstream's text (only logged)."""
         status = response.status_code
         if status in (429, 503) or status >= 500:
-            logger.warning("upstream answered %d: %s", status, response.text[:300])
+            logger.warning("upstream answered %d: %s", status, text[:300])
             raise UpstreamUnavailableError(
                 f"the upstream speech server is unavailable (HTTP {status})",
                 _retry_after(response) if status in (429, 503) else _DEFAULT_RETRY_AFTER_S,
             )
         if status != 200:
-            logger.info("upstream refused a request with %d: %s", status, response.text[:300])
+            logger.info("upstream refused a request with %d: %s", status, text[:300])
             raise BackendError(f"the upstream speech server refused the request (HTTP {status})")
-        return _pcm_synthesis(response.content)
+
+
+class StreamingOpenAISpeechBackend(OpenAISpeechBackend):
+    """The bridge that streams: a ``/v1/generate`` stream is one upstream ``stream=true`` pcm
+    request (``stream_format=audio``), its bytes handed on as they arrive. Closing the stream
+    early closes the upstream response, which stops a server that, like the reference server,
+    stops when its reader leaves."""
+
+    stream_granularity = "frame"
+    """Whatever the upstream's chunks are: the bridge adds no delay of its own."""
+
+    def stream(self, job: GenerateJob) -> Iterator[Synthesis]:
+        body = {**self.body(job), "stream": True, "stream_format": "audio"}
+        try:
+            with self._http.stream("POST", "/audio/speech", json=body) as response:
+                if response.status_code != 200:
+                    self._check(response, response.read().decode("utf-8", "replace"))
+                yield from _pcm_pieces(response.iter_bytes())
+        except httpx.HTTPError as exc:
+            raise self._unreachable(exc) from None
+
+
+def _pcm_pieces(chunks: Iterator[bytes]) -> Iterator[Synthesis]:
+    """s16le chunks as pieces of whole samples (a chunk may split a sample)."""
+    carry, sent = b"", False
+    for chunk in chunks:
+        data = carry + chunk
+        whole = len(data) - len(data) % 2
+        carry = data[whole:]
+        if whole:
+            sent = True
+            yield _pcm_synthesis(data[:whole])
+    if carry or not sent:
+        raise UpstreamUnavailableError("the upstream speech server sent malformed PCM")
 
 
 def _retry_after(response: httpx.Response) -> int:
