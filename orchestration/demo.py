@@ -132,7 +132,8 @@ def run_demo(config: DemoConfig, say: Say = _say) -> Path:
     """Run every step and return the path of ``report.md``; raises :class:`DemoError`."""
     out = _prepare(config.out)
     templates = [config.server_command, *(value for _, value in config.server_env)]
-    key = secrets.token_urlsafe(18) if any("{api_key}" in t for t in templates) else None
+    # Hex: a key that began with "-" would read as an option on a server's command line.
+    key = secrets.token_hex(16) if any("{api_key}" in t for t in templates) else None
     with contextlib.ExitStack() as servers:
         reference_url = _start_reference(config, out, key, say, servers)
         _snapshot_environment(out / "reference")

@@ -24,10 +24,12 @@ _POLL_S: Final = 0.01
 
 
 @contextlib.contextmanager
-def serve(app: Any, *, timeout_s: float = 60.0, wait_health: bool = True) -> Iterator[str]:
+def serve(
+    app: Any, *, timeout_s: float = 60.0, wait_health: bool = True, access_log: bool = False
+) -> Iterator[str]:
     """Serve ``app`` on 127.0.0.1 until the block ends; yields its base URL."""
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+        app, host="127.0.0.1", port=0, log_config=None, access_log=access_log, lifespan="on"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)

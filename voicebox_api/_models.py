@@ -326,12 +326,14 @@ class SpeechRequest(_Request):
     )
     ref_text: str | None = Field(default=None, description="The transcript of ref_audio.")
     x_vector_only_mode: bool | None = None
-    max_new_tokens: Annotated[int, Field(ge=1)] | None = None
-    initial_codec_chunk_frames: Annotated[int, Field(ge=0)] | None = None
+    max_new_tokens: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = None
+    initial_codec_chunk_frames: Annotated[int, Field(ge=0), BeforeValidator(_integral)] | None = (
+        None
+    )
     stream: bool = Field(
         default=False, description="Stream raw PCM as it is made; needs response_format=pcm."
     )
-    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] | None = None
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED), BeforeValidator(_integral)] | None = None
 
     @property
     def voice_name(self) -> str:

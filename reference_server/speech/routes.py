@@ -86,16 +86,22 @@ def _parse(body: bytes) -> SpeechRequest:
         param = ".".join(str(part) for part in first["loc"]) or None
         raise _bad(f"{param}: {first['msg']}", param) from None
     if speech.stream and speech.response_format != "pcm":
-        raise _bad("stream=true needs response_format=pcm", "stream")
+        raise _bad("stream=true needs response_format=pcm", "stream", "stream_needs_pcm")
     if speech.task_type not in (None, "Base"):
-        raise _bad("this server clones voices: task_type must be Base or absent", "task_type")
+        raise _bad(
+            "this server clones voices: task_type must be Base or absent",
+            "task_type",
+            "unsupported_task_type",
+        )
     return speech
 
 
 def _language(speech: SpeechRequest, tts: TTSBackend) -> str:
     code = language_code(speech.language)
     if code is None or code not in tts.languages:
-        raise _bad(f"language {speech.language!r} is not supported", "language")
+        raise _bad(
+            f"language {speech.language!r} is not supported", "language", "unsupported_language"
+        )
     return code
 
 
@@ -135,7 +141,7 @@ async def _clone(request: Request, server: ServerState, data: bytes, text: str) 
             except ApiError as exc:
                 if exc.status == 413:
                     raise
-                raise _bad(f"ref_audio: {exc.detail}", "ref_audio") from None
+                raise _bad(f"ref_audio: {exc.detail}", "ref_audio", exc.code) from None
             prompt, _ = await unless_disconnected(
                 request,
                 server.runtime.create_voice_prompt(upload.samples, upload.sample_rate, text),

@@ -79,7 +79,7 @@ def test_a_key_planted_everywhere_reaches_no_log_line_and_no_response(
     )
     with (
         caplog.at_level(logging.DEBUG),
-        serve(app) as url,
+        serve(app, access_log=True) as url,
         httpx.Client(base_url=url, timeout=30) as client,
     ):
         responses = _plant(client)
@@ -94,4 +94,5 @@ def test_a_key_planted_everywhere_reaches_no_log_line_and_no_response(
     for response in responses:
         assert KEY not in response.text, response.request.url
         assert KEY not in str(response.headers), response.request.url
-    assert {r.status_code for r in responses} <= {200, 401, 404, 413, 415, 422}
+    # 400: OpenAI's endpoints answer an undecodable file so (OAI-10).
+    assert {r.status_code for r in responses} <= {200, 400, 401, 404, 413, 415, 422}

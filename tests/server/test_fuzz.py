@@ -91,6 +91,10 @@ _DOCUMENTED_REFUSALS = frozenset(
         "unsupported_audio",  # bytes that are not audio in a supported format
         "empty_upload",  # a zero-byte file part
         "text_too_long",  # longer than the advertised max_text_length
+        "voice_not_found",  # /v1/audio/speech: a voice the server does not name (SPEC.md §15)
+        "stream_needs_pcm",  # stream=true with another response_format (SPEC.md §15)
+        "unsupported_task_type",  # a Qwen3-TTS task the server does not run (CustomVoice...)
+        "not_acceptable",  # an Accept that allows none of the answers on offer: 406 (STR-9)
     }
 )
 
